@@ -1,0 +1,554 @@
+#include "spate/io/sources.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "spate/common/time.h"
+#include "spate/io/csv.h"
+
+namespace spate {
+
+namespace {
+
+std::atomic<uint64_t> g_stream_ids{1};
+
+std::shared_ptr<StreamInfo> new_stream(std::string source, std::string ip = {}, int port = 0) {
+  auto s = std::make_shared<StreamInfo>();
+  s->source = std::move(source);
+  s->remote_ip = std::move(ip);
+  s->remote_port = port;
+  s->id = g_stream_ids.fetch_add(1);
+  return s;
+}
+
+// Cuts a byte stream into chunks of whole lines. Lines longer than max_event_bytes never make it
+// into memory whole: their first 4 KiB go to the dead-letter output (oversize) and the rest is
+// skipped. A CSV header row, when expected, becomes part of the stream's info.
+class LineAssembler {
+ public:
+  LineAssembler(const SourceOptions& o, std::shared_ptr<StreamInfo> stream, uint64_t position)
+      : opts_(o), stream_(std::move(stream)), position_(position), want_header_(o.csv_header) {}
+
+  // Feeds bytes; emits chunks of complete lines. Returns false if the pipeline is stopping.
+  bool feed(ChunkEmitter& out, const char* p, size_t n) {
+    while (n > 0) {
+      if (discarding_) {
+        const char* nl = static_cast<const char*>(std::memchr(p, '\n', n));
+        if (!nl) {
+          position_ += n;
+          return true;
+        }
+        size_t k = static_cast<size_t>(nl - p) + 1;
+        position_ += k;
+        p += k;
+        n -= k;
+        discarding_ = false;
+        continue;
+      }
+      if (want_header_) {
+        const char* nl = static_cast<const char*>(std::memchr(p, '\n', n));
+        if (!nl) {
+          if (!append_partial(out, p, n)) return true;
+          return true;
+        }
+        size_t k = static_cast<size_t>(nl - p);
+        partial_.append(p, k);
+        take_header(partial_);
+        position_ += partial_.size() + 1;
+        partial_.clear();
+        p += k + 1;
+        n -= k + 1;
+        continue;
+      }
+      // Last newline of this block: everything before it is whole lines.
+      const char* last = static_cast<const char*>(memrchr(p, '\n', n));
+      if (!last) {
+        append_partial(out, p, n);
+        return true;
+      }
+      size_t whole = static_cast<size_t>(last - p) + 1;
+      if (!emit(out, p, whole)) return false;
+      p += whole;
+      n -= whole;
+    }
+    return true;
+  }
+
+  // End of stream: the last line may lack its newline.
+  bool finish(ChunkEmitter& out) {
+    if (discarding_ || partial_.empty()) return true;
+    if (want_header_) {
+      take_header(partial_);
+      partial_.clear();
+      return true;
+    }
+    return emit(out, nullptr, 0);
+  }
+
+  uint64_t position() const { return position_; }
+  void reset(uint64_t position) {
+    position_ = position;
+    partial_.clear();
+    discarding_ = false;
+    want_header_ = opts_.csv_header;
+  }
+
+ private:
+  bool append_partial(ChunkEmitter& out, const char* p, size_t n) {
+    if (partial_.size() + n > opts_.max_event_bytes) {
+      std::string head = partial_;
+      head.append(p, std::min(n, size_t{4096}));
+      out.dead_letter(DeadReason::kOversize, *stream_, position_, head.substr(0, 4096),
+                      fmt::format("event exceeds max_event_size ({} bytes)", opts_.max_event_bytes));
+      position_ += partial_.size() + n;
+      partial_.clear();
+      discarding_ = true;
+      return false;
+    }
+    partial_.append(p, n);
+    return true;
+  }
+
+  void take_header(std::string_view line) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::vector<std::string_view> fields;
+    Arena arena;
+    std::string err;
+    auto info = std::make_shared<StreamInfo>(*stream_);
+    info->id = g_stream_ids.fetch_add(1);
+    if (split_csv(line, opts_.csv_delimiter, &fields, &arena, &err)) {
+      for (auto f : fields) info->csv_header.emplace_back(f);
+    }
+    stream_ = std::move(info);
+    want_header_ = false;
+  }
+
+  // Emits partial_ + [p, p+n) as one chunk (n may be 0 at end of stream).
+  bool emit(ChunkEmitter& out, const char* p, size_t n) {
+    RawChunk* c = out.acquire();
+    if (!c) return false;
+    size_t total = partial_.size() + n;
+    if (c->data.size() < total + RawChunk::kChunkPadding) c->data.resize(total + RawChunk::kChunkPadding);
+    std::memcpy(c->data.data(), partial_.data(), partial_.size());
+    if (n) std::memcpy(c->data.data() + partial_.size(), p, n);
+    std::memset(c->data.data() + total, 0, RawChunk::kChunkPadding);
+    c->size = total;
+    c->stream = stream_;
+    c->position = position_;
+    c->ingest_time_ms = wall_clock_ms();
+    c->datagram = false;
+    out.emit(c);
+    position_ += total;
+    partial_.clear();
+    return true;
+  }
+
+  const SourceOptions& opts_;
+  std::shared_ptr<StreamInfo> stream_;
+  uint64_t position_;
+  bool want_header_;
+  bool discarding_ = false;
+  std::string partial_;
+};
+
+std::string errno_text() { return std::strerror(errno); }
+
+// Reads fd until EOF (or stop) into the assembler. Returns the error, if any.
+Status pump_fd(int fd, LineAssembler& la, ChunkEmitter& out, size_t chunk_bytes, bool* eof,
+               const std::string& what) {
+  std::vector<char> buf(chunk_bytes);
+  *eof = false;
+  while (!out.stopping()) {
+    ssize_t r = ::read(fd, buf.data(), buf.size());
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return Status::ok();
+      return Status::io_error(fmt::format("reading {}: {}", what, errno_text()));
+    }
+    if (r == 0) {
+      *eof = true;
+      return Status::ok();
+    }
+    if (!la.feed(out, buf.data(), static_cast<size_t>(r))) return Status::ok();
+    if (static_cast<size_t>(r) < buf.size()) return Status::ok();  // caught up
+  }
+  return Status::ok();
+}
+
+// ---------------------------------------------------------------- file
+class FileSource final : public Source {
+ public:
+  FileSource(SourceOptions o, std::vector<std::string> files) : o_(std::move(o)), files_(std::move(files)) {}
+  std::string describe() const override { return "file " + o_.path; }
+  std::string position() const override {
+    return fmt::format("{}:{}", current_file_, current_offset_);
+  }
+
+  Status run(ChunkEmitter& out) override {
+    if (!o_.follow) {
+      for (const auto& f : files_) {
+        Status s = read_whole(f, out);
+        if (!s) return s;
+        if (out.stopping()) break;
+      }
+      return Status::ok();
+    }
+    return follow(out);
+  }
+
+ private:
+  Status read_whole(const std::string& path, ChunkEmitter& out) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::io_error(fmt::format("cannot open '{}': {}", path, errno_text()));
+    current_file_ = path;
+    LineAssembler la(o_, new_stream(path), 0);
+    bool eof = false;
+    Status s;
+    while (!eof && !out.stopping() && s.is_ok()) {
+      s = pump_fd(fd, la, out, o_.chunk_bytes, &eof, path);
+      current_offset_ = la.position();
+    }
+    if (s.is_ok() && eof) la.finish(out);
+    ::close(fd);
+    return s;
+  }
+
+  struct Followed {
+    std::string path;
+    int fd = -1;
+    ino_t ino = 0;
+    off_t offset = 0;
+    std::unique_ptr<LineAssembler> la;
+  };
+
+  bool open_followed(Followed& f, bool at_end) {
+    int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct stat st;
+    fstat(fd, &st);
+    f.fd = fd;
+    f.ino = st.st_ino;
+    f.offset = at_end ? st.st_size : 0;
+    ::lseek(fd, f.offset, SEEK_SET);
+    f.la = std::make_unique<LineAssembler>(o_, new_stream(f.path), static_cast<uint64_t>(f.offset));
+    return true;
+  }
+
+  // tail -F: read what is there, then poll for growth, truncation (size < offset: start over)
+  // and rotation (the path names another file: finish the old one, open the new one).
+  Status follow(ChunkEmitter& out) {
+    std::vector<Followed> fs(files_.size());
+    for (size_t i = 0; i < files_.size(); ++i) {
+      fs[i].path = files_[i];
+      open_followed(fs[i], o_.start_at_end);  // a missing file is waited for, like tail -F
+    }
+    while (!out.stopping()) {
+      bool any = false;
+      for (auto& f : fs) {
+        if (f.fd < 0) {
+          if (open_followed(f, false)) any = true;
+          continue;
+        }
+        struct stat st;
+        if (fstat(f.fd, &st) == 0 && st.st_size < f.offset) {  // truncated
+          ::lseek(f.fd, 0, SEEK_SET);
+          f.offset = 0;
+          f.la->reset(0);
+        }
+        bool eof = false;
+        uint64_t before = f.la->position();
+        Status s = pump_fd(f.fd, *f.la, out, o_.chunk_bytes, &eof, f.path);
+        if (!s) return s;
+        f.offset = static_cast<off_t>(::lseek(f.fd, 0, SEEK_CUR));
+        if (f.la->position() != before) any = true;
+        current_file_ = f.path;
+        current_offset_ = f.la->position();
+        struct stat now;
+        if (eof && (::stat(f.path.c_str(), &now) != 0 || now.st_ino != f.ino)) {  // rotated
+          f.la->finish(out);
+          ::close(f.fd);
+          f.fd = -1;
+          if (open_followed(f, false)) any = true;
+        }
+      }
+      if (!any) std::this_thread::sleep_for(std::chrono::milliseconds(o_.follow_poll_ms));
+    }
+    for (auto& f : fs) {
+      if (f.fd >= 0) ::close(f.fd);
+    }
+    return Status::ok();
+  }
+
+  SourceOptions o_;
+  std::vector<std::string> files_;
+  std::string current_file_;
+  uint64_t current_offset_ = 0;
+};
+
+// ---------------------------------------------------------------- stdin
+class StdinSource final : public Source {
+ public:
+  explicit StdinSource(SourceOptions o) : o_(std::move(o)) {}
+  std::string describe() const override { return "stdin"; }
+  Status run(ChunkEmitter& out) override {
+    LineAssembler la(o_, new_stream("stdin"), 0);
+    std::vector<char> buf(o_.chunk_bytes);
+    while (!out.stopping()) {
+      pollfd pfd{0, POLLIN, 0};
+      int pr = ::poll(&pfd, 1, 100);
+      if (pr < 0 && errno != EINTR) return Status::io_error("poll stdin: " + errno_text());
+      if (pr <= 0) continue;
+      ssize_t r = ::read(0, buf.data(), buf.size());
+      if (r < 0) {
+        if (errno == EINTR || errno == EAGAIN) continue;
+        return Status::io_error("reading stdin: " + errno_text());
+      }
+      if (r == 0) break;
+      if (!la.feed(out, buf.data(), static_cast<size_t>(r))) break;
+    }
+    la.finish(out);
+    return Status::ok();
+  }
+
+ private:
+  SourceOptions o_;
+};
+
+Status make_listen_socket(int type, const std::string& listen, int* fd_out, std::string* bound) {
+  std::string host;
+  int port;
+  Status s = parse_host_port(listen, &host, &port);
+  if (!s) return s;
+  int fd = ::socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return Status::io_error("socket: " + errno_text());
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    ::close(fd);
+    return Status::invalid(fmt::format("'{}' is not an IPv4 address", host));
+  }
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
+    std::string e = errno_text();
+    ::close(fd);
+    return Status::io_error(fmt::format("cannot bind {}: {}", listen, e));
+  }
+  if (type == SOCK_STREAM && ::listen(fd, 128) < 0) {
+    std::string e = errno_text();
+    ::close(fd);
+    return Status::io_error(fmt::format("cannot listen on {}: {}", listen, e));
+  }
+  // Port 0 picks a free port: report the real one (tests and users read it from stderr).
+  socklen_t alen = sizeof(addr);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) == 0) port = ntohs(addr.sin_port);
+  *fd_out = fd;
+  *bound = fmt::format("{}:{}", host, port);
+  std::fprintf(stderr, "spate: listening on %s %s\n", type == SOCK_STREAM ? "tcp" : "udp",
+               bound->c_str());
+  return Status::ok();
+}
+
+// ---------------------------------------------------------------- tcp
+class TcpSource final : public Source {
+ public:
+  TcpSource(SourceOptions o, int fd, std::string bound) : o_(std::move(o)), lfd_(fd), bound_(std::move(bound)) {}
+  ~TcpSource() override {
+    if (lfd_ >= 0) ::close(lfd_);
+  }
+  std::string describe() const override { return "tcp " + bound_; }
+
+  Status run(ChunkEmitter& out) override {
+    struct Conn {
+      int fd;
+      std::unique_ptr<LineAssembler> la;
+    };
+    std::vector<Conn> conns;
+    std::vector<pollfd> pfds;
+    std::vector<char> buf(64 * 1024);
+    while (!out.stopping()) {
+      pfds.clear();
+      pfds.push_back({lfd_, POLLIN, 0});
+      for (auto& c : conns) pfds.push_back({c.fd, POLLIN, 0});
+      int pr = ::poll(pfds.data(), pfds.size(), 100);
+      if (pr < 0 && errno != EINTR) return Status::io_error("poll: " + errno_text());
+      if (pr <= 0) continue;
+      if (pfds[0].revents & POLLIN) {
+        while (true) {
+          sockaddr_in peer{};
+          socklen_t len = sizeof(peer);
+          int cfd = ::accept4(lfd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+          if (cfd < 0) break;
+          if (static_cast<int>(conns.size()) >= o_.max_connections) {
+            ::close(cfd);  // over the limit: refuse rather than starve the others
+            continue;
+          }
+          char ip[INET_ADDRSTRLEN] = {0};
+          ::inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip));
+          conns.push_back({cfd, std::make_unique<LineAssembler>(
+                                    o_, new_stream("tcp", ip, ntohs(peer.sin_port)), 0)});
+        }
+      }
+      // Readable connections (pfds[k+1] belongs to conns[k] as it was when polled).
+      size_t polled = pfds.size() - 1;
+      std::vector<size_t> closed;
+      for (size_t k = 0; k < polled; ++k) {
+        if (!(pfds[k + 1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        Conn& c = conns[k];
+        ssize_t r = ::read(c.fd, buf.data(), buf.size());
+        if (r > 0) {
+          if (!c.la->feed(out, buf.data(), static_cast<size_t>(r))) break;
+        } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+          c.la->finish(out);
+          ::close(c.fd);
+          closed.push_back(k);
+        }
+      }
+      for (auto it = closed.rbegin(); it != closed.rend(); ++it) conns.erase(conns.begin() + static_cast<std::ptrdiff_t>(*it));
+    }
+    for (auto& c : conns) {
+      c.la->finish(out);
+      ::close(c.fd);
+    }
+    return Status::ok();
+  }
+
+ private:
+  SourceOptions o_;
+  int lfd_;
+  std::string bound_;
+};
+
+// ---------------------------------------------------------------- udp
+class UdpSource final : public Source {
+ public:
+  UdpSource(SourceOptions o, int fd, std::string bound) : o_(std::move(o)), fd_(fd), bound_(std::move(bound)) {}
+  ~UdpSource() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  std::string describe() const override { return "udp " + bound_; }
+
+  Status run(ChunkEmitter& out) override {
+    std::vector<char> buf(65536);
+    std::map<std::pair<uint32_t, uint16_t>, std::shared_ptr<StreamInfo>> peers;
+    uint64_t position = 0;
+    int rcvbuf = 4 << 20;
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    while (!out.stopping()) {
+      pollfd pfd{fd_, POLLIN, 0};
+      int pr = ::poll(&pfd, 1, 100);
+      if (pr <= 0) continue;
+      while (true) {
+        sockaddr_in peer{};
+        socklen_t len = sizeof(peer);
+        ssize_t r = ::recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&peer), &len);
+        if (r < 0) break;
+        if (r == 0) continue;
+        auto key = std::make_pair(peer.sin_addr.s_addr, peer.sin_port);
+        auto it = peers.find(key);
+        if (it == peers.end()) {
+          // Bound memory under address churn. (Clear before inserting: clearing after would
+          // destroy the entry just made while it is still in use below.)
+          if (peers.size() >= 65536) peers.clear();
+          char ip[INET_ADDRSTRLEN] = {0};
+          ::inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip));
+          it = peers.emplace(key, new_stream("udp", ip, ntohs(peer.sin_port))).first;
+        }
+        const std::shared_ptr<StreamInfo>& info = it->second;
+        RawChunk* c = out.acquire();
+        if (!c) return Status::ok();
+        c->assign(buf.data(), static_cast<size_t>(r));
+        c->stream = info;
+        c->position = position;
+        c->ingest_time_ms = wall_clock_ms();
+        c->datagram = true;
+        position += static_cast<uint64_t>(r);
+        out.emit(c);
+      }
+    }
+    return Status::ok();
+  }
+
+ private:
+  SourceOptions o_;
+  int fd_;
+  std::string bound_;
+};
+
+}  // namespace
+
+Status parse_host_port(const std::string& text, std::string* host, int* port) {
+  std::string h = "127.0.0.1";
+  std::string p = text;
+  auto colon = text.rfind(':');
+  if (colon != std::string::npos) {
+    if (colon > 0) h = text.substr(0, colon);
+    p = text.substr(colon + 1);
+  }
+  if (h == "localhost") h = "127.0.0.1";
+  int v = -1;
+  auto [e, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
+  if (ec != std::errc() || e != p.data() + p.size() || v < 0 || v > 65535) {
+    return Status::invalid(fmt::format("invalid address '{}': expected host:port, e.g. 127.0.0.1:9999", text));
+  }
+  *host = h;
+  *port = v;
+  return Status::ok();
+}
+
+Result<std::unique_ptr<Source>> make_source(const SourceOptions& o) {
+  if (o.type == "file") {
+    glob_t g{};
+    int rc = ::glob(o.path.c_str(), GLOB_NOSORT | GLOB_BRACE, nullptr, &g);
+    std::vector<std::string> files;
+    if (rc == 0) {
+      for (size_t i = 0; i < g.gl_pathc; ++i) files.emplace_back(g.gl_pathv[i]);
+    }
+    globfree(&g);
+    std::sort(files.begin(), files.end());
+    if (files.empty()) {
+      if (o.follow && o.path.find_first_of("*?[{") == std::string::npos) {
+        files.push_back(o.path);  // tail -F waits for the file to appear
+      } else {
+        return Status::not_found(fmt::format("source.path: no file matches '{}'", o.path));
+      }
+    }
+    if (!o.follow) {
+      for (const auto& f : files) {
+        if (::access(f.c_str(), R_OK) != 0) {
+          return Status::io_error(fmt::format("cannot read '{}': {}", f, errno_text()));
+        }
+      }
+    }
+    return std::unique_ptr<Source>(new FileSource(o, files));
+  }
+  if (o.type == "stdin") return std::unique_ptr<Source>(new StdinSource(o));
+  if (o.type == "tcp" || o.type == "udp") {
+    int fd = -1;
+    std::string bound;
+    Status s = make_listen_socket(o.type == "tcp" ? SOCK_STREAM : SOCK_DGRAM, o.listen, &fd, &bound);
+    if (!s) return s;
+    if (o.type == "tcp") return std::unique_ptr<Source>(new TcpSource(o, fd, bound));
+    return std::unique_ptr<Source>(new UdpSource(o, fd, bound));
+  }
+  return Status::invalid(fmt::format("unknown source type '{}'", o.type));
+}
+
+}  // namespace spate

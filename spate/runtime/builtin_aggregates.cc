@@ -1,0 +1,14 @@
+#include "spate/runtime/aggregate.h"
+
+namespace spate {
+
+const AggregateRegistry& AggregateRegistry::builtin() {
+  static const AggregateRegistry r = [] {
+    AggregateRegistry reg;
+    register_basic_aggregates(reg);
+    return reg;
+  }();
+  return r;
+}
+
+}  // namespace spate

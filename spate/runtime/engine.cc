@@ -1,0 +1,597 @@
+#include "spate/runtime/engine.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "spate/common/time.h"
+#include "spate/runtime/channel.h"
+
+namespace spate {
+
+namespace {
+
+constexpr auto kIdleWait = std::chrono::milliseconds(20);
+
+// An item of a worker-to-worker exchange channel: a batch of records or a control message that
+// travels in order with them.
+struct ExchangeItem {
+  enum class Kind { kData, kBarrier, kEnd };
+  Kind kind = Kind::kData;
+  RecordBatch batch;
+};
+
+// What workers tell the collector.
+struct CollectorMsg {
+  enum class Kind { kRows, kFired, kProgress, kDone };
+  Kind kind = Kind::kProgress;
+  int worker = 0;
+  int64_t watermark = kMinTime;
+  std::unique_ptr<OutputRows> rows;
+  FiredWindow fired;
+};
+
+// Bounded multi-producer queue to the collector (window results: low rate; a mutex is fine).
+class CollectorQueue {
+ public:
+  explicit CollectorQueue(size_t cap) : cap_(cap) {}
+  void push(CollectorMsg m) {
+    std::unique_lock<std::mutex> lk(mu_);
+    not_full_.wait(lk, [&] { return q_.size() < cap_ || m.kind != CollectorMsg::Kind::kRows; });
+    q_.push_back(std::move(m));
+    not_empty_.notify_one();
+  }
+  // Waits up to timeout for a message.
+  bool pop(CollectorMsg* m, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lk(mu_);
+    if (!not_empty_.wait_for(lk, timeout, [&] { return !q_.empty(); })) return false;
+    *m = std::move(q_.front());
+    q_.pop_front();
+    not_full_.notify_all();
+    return true;
+  }
+
+ private:
+  size_t cap_;
+  std::mutex mu_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<CollectorMsg> q_;
+};
+
+}  // namespace
+
+struct Engine::Impl : public ChunkEmitter {
+  struct Worker {
+    int id = 0;
+    Doorbell bell;
+    std::unique_ptr<CreditChannel<RawChunk>> raw;  // source -> this worker
+    std::vector<CreditChannel<ExchangeItem>*> in;  // in[i]: from worker i (null for self)
+    std::vector<CreditChannel<ExchangeItem>*> out; // out[j]: to worker j (null for self)
+    std::vector<ExchangeItem*> pending;            // partially filled batch per target
+    std::vector<uint8_t> in_done;
+    std::unique_ptr<RecordParser> parser;
+    std::unique_ptr<WindowAggregator> window;
+    OpScratch scratch;
+    RecordBatch parsed;
+    Arena eval_arena;
+    int64_t max_event_time = kMinTime;
+    bool sent_end = false;
+    int64_t reported_wm = kMinTime;
+    uint64_t records = 0;
+    std::thread thread;
+  };
+
+  // What each worker publishes for the others: its own watermark (max event time it parsed
+  // minus max_out_of_order; +inf when its input is finished) and how many chunks were handed to
+  // it and not yet processed. A worker with no pending chunk is quiescent: every chunk it gets
+  // later was dispatched after the chunks the others have processed, so (for input whose
+  // disorder stays within max_out_of_order in source order) it cannot hold events behind the
+  // others' watermarks, and it does not hold the watermark back.
+  struct alignas(kCacheLine) Published {
+    std::atomic<int64_t> wm{kMinTime};
+    std::atomic<int> pending{0};
+  };
+
+  Engine* engine;
+  EngineSpec& spec;
+  int n;
+  std::vector<std::unique_ptr<Published>> pub;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::unique_ptr<CreditChannel<ExchangeItem>>> channels;
+  CollectorQueue collector;
+  Doorbell source_bell;
+  std::atomic<bool> source_done{false};
+  uint32_t next_worker = 0;
+  RawChunk* acquired = nullptr;
+  int acquired_worker = -1;
+  Status source_status;
+
+  Impl(Engine* e, EngineSpec& s)
+      : engine(e), spec(s), n(std::max(1, s.workers)), collector(s.collector_capacity) {
+    for (int i = 0; i < n; ++i) pub.push_back(std::make_unique<Published>());
+    for (int i = 0; i < n; ++i) {
+      auto w = std::make_unique<Worker>();
+      w->id = i;
+      w->parser = spec.make_parser();
+      if (spec.window) w->window = std::make_unique<WindowAggregator>(*spec.window, spec.dead_letters);
+      workers.push_back(std::move(w));
+    }
+    for (auto& w : workers) {
+      w->raw = std::make_unique<CreditChannel<RawChunk>>(spec.chunk_credits, &w->bell, &source_bell);
+      w->in.assign(n, nullptr);
+      w->out.assign(n, nullptr);
+      w->pending.assign(n, nullptr);
+      w->in_done.assign(n, 0);
+    }
+    if (exchanging()) {
+      for (int i = 0; i < n; ++i) {
+        for (int j = 0; j < n; ++j) {
+          if (i == j) continue;
+          channels.push_back(std::make_unique<CreditChannel<ExchangeItem>>(
+              spec.exchange_credits, &workers[j]->bell, &workers[i]->bell));
+          workers[i]->out[j] = channels.back().get();
+          workers[j]->in[i] = channels.back().get();
+        }
+      }
+    }
+  }
+
+  bool exchanging() const { return spec.exchange && n > 1; }
+
+  // ---- ChunkEmitter (source thread) ----
+  RawChunk* acquire() override {
+    while (true) {
+      if (engine->stop_requested()) return nullptr;
+      // The least-loaded worker (most free credits), ties broken round-robin.
+      int best = -1;
+      size_t best_free = 0;
+      for (int k = 0; k < n; ++k) {
+        int i = static_cast<int>((next_worker + k) % n);
+        size_t f = workers[i]->raw->free_credits();
+        if (f > best_free) {
+          best_free = f;
+          best = i;
+        }
+      }
+      if (best >= 0) {
+        RawChunk* c = workers[best]->raw->acquire();
+        if (c) {
+          next_worker = static_cast<uint32_t>(best + 1);
+          acquired_worker = best;
+          return c;
+        }
+      }
+      source_bell.wait([&] {
+        for (auto& w : workers) {
+          if (w->raw->free_credits() > 0) return true;
+        }
+        return engine->stop_requested();
+      }, std::chrono::milliseconds(10));
+    }
+  }
+  void emit(RawChunk* chunk) override {
+    pub[acquired_worker]->pending.fetch_add(1, std::memory_order_seq_cst);
+    workers[acquired_worker]->raw->send(chunk);
+  }
+  void dead_letter(DeadReason reason, const StreamInfo& stream, uint64_t position,
+                   std::string_view raw, std::string_view detail) override {
+    if (spec.dead_letters) {
+      spec.dead_letters->write(reason, stream.source, fmt::format("{}", position), raw, detail);
+    }
+  }
+  bool stopping() const override { return engine->stop_requested(); }
+
+  // ---- workers ----
+  int64_t own_watermark(Worker& w, bool raw_finished) const {
+    if (raw_finished) return kMaxTime;
+    if (!spec.event_time) return wall_clock_ms();
+    if (w.max_event_time == kMinTime) return kMinTime;
+    return w.max_event_time - spec.max_out_of_order_ms;
+  }
+
+  // The watermark every worker's windows follow: the minimum over workers that still have
+  // chunks to process; when all are quiescent, the maximum (max event time seen − allowed
+  // disorder). Watermarks are read before pending counts (see Published).
+  int64_t global_watermark() const {
+    if (!spec.event_time) return wall_clock_ms();
+    int64_t wm[kMaxSnapshot];
+    int64_t lo = kMaxTime, hi = kMinTime;
+    bool any_active = false;
+    for (int i = 0; i < n; ++i) wm[i] = pub[i]->wm.load(std::memory_order_seq_cst);
+    for (int i = 0; i < n; ++i) {
+      hi = std::max(hi, wm[i]);
+      if (pub[i]->pending.load(std::memory_order_seq_cst) == 0) continue;
+      any_active = true;
+      lo = std::min(lo, wm[i]);
+    }
+    return any_active ? lo : hi;
+  }
+  static constexpr int kMaxSnapshot = 1024;
+
+  void consume(Worker& w, RecordBatch& b) {
+    for (const BatchOperator* op : spec.post_ops) {
+      if (b.empty()) return;
+      op->apply(b, w.scratch);
+    }
+    if (b.empty()) return;
+    if (w.window) {
+      if (!spec.event_time) {
+        int64_t now = wall_clock_ms();
+        for (uint32_t i = 0; i < b.size(); ++i) b.meta(i).event_time = now;
+      }
+      w.eval_arena.reset();
+      w.window->add(b, w.eval_arena);
+      return;
+    }
+    // Pass-through: records become output rows.
+    auto rows = std::make_unique<OutputRows>();
+    rows->reset(spec.record_names);
+    const size_t cols = rows->columns();
+    for (uint32_t i = 0; i < b.size(); ++i) {
+      OutField* row = rows->add_row();
+      const Value* rec = b.record(i);
+      for (size_t c = 0; c < cols && c < b.slots(); ++c) {
+        row[c].value = rec[c].is_string() ? Value::string(rows->arena().copy(rec[c].sv())) : rec[c];
+      }
+    }
+    CollectorMsg m;
+    m.kind = CollectorMsg::Kind::kRows;
+    m.worker = w.id;
+    m.rows = std::move(rows);
+    collector.push(std::move(m));
+  }
+
+  // Processes everything waiting on w's exchange inputs. Returns true if anything was done.
+  bool drain_inputs(Worker& w) {
+    bool any = false;
+    for (int i = 0; i < n; ++i) {
+      CreditChannel<ExchangeItem>* ch = w.in[i];
+      if (!ch) continue;
+      ExchangeItem* item;
+      while (ch->receive(&item)) {
+        any = true;
+        switch (item->kind) {
+          case ExchangeItem::Kind::kData: consume(w, item->batch); break;
+          case ExchangeItem::Kind::kBarrier:
+            // Reserved for checkpoint barriers: they arrive in order with records.
+            break;
+          case ExchangeItem::Kind::kEnd:
+            w.in_done[i] = 1;
+            break;
+        }
+        ch->release(item);
+      }
+    }
+    return any;
+  }
+
+  // Gets a free item for target j, draining own inputs while the target has no credit
+  // (a worker blocked on a full channel keeps consuming, so two workers never deadlock).
+  ExchangeItem* acquire_out(Worker& w, int j) {
+    while (true) {
+      ExchangeItem* item = w.out[j]->acquire();
+      if (item) return item;
+      if (!drain_inputs(w)) {
+        CreditChannel<ExchangeItem>* ch = w.out[j];
+        w.bell.wait([&] { return ch->free_credits() > 0; }, std::chrono::milliseconds(1));
+      }
+    }
+  }
+
+  void send_control(Worker& w, ExchangeItem::Kind kind) {
+    for (int j = 0; j < n; ++j) {
+      if (!w.out[j]) continue;
+      ExchangeItem* item = acquire_out(w, j);
+      item->kind = kind;
+      item->batch.reset(0);
+      w.out[j]->send(item);
+    }
+  }
+
+  void flush_pending(Worker& w) {
+    for (int j = 0; j < n; ++j) {
+      if (w.pending[j]) {
+        w.out[j]->send(w.pending[j]);
+        w.pending[j] = nullptr;
+      }
+    }
+  }
+
+  // Routes a batch of keyed records to their owners.
+  void route(Worker& w, RecordBatch& b) {
+    const uint32_t slots = b.slots();
+    // Records owned by this worker are consumed in place after the others are copied out.
+    std::vector<uint8_t>& keep = w.scratch.keep;
+    keep.assign(b.size(), 0);
+    bool any_self = false;
+    for (uint32_t i = 0; i < b.size(); ++i) {
+      uint32_t j = owner_of(b.meta(i).key_hash, static_cast<uint32_t>(n));
+      if (static_cast<int>(j) == w.id) {
+        keep[i] = 1;
+        any_self = true;
+        continue;
+      }
+      ExchangeItem*& item = w.pending[j];
+      if (item && item->batch.size() >= RecordBatch::kDefaultCapacity) {
+        w.out[j]->send(item);
+        item = nullptr;
+      }
+      if (!item) {
+        item = acquire_out(w, static_cast<int>(j));
+        item->kind = ExchangeItem::Kind::kData;
+        item->batch.reset(slots);
+      }
+      RecordBatch& ob = item->batch;
+      const Value* src = b.record(i);
+      Value* dst = ob.append(b.meta(i).event_time);
+      ob.meta(ob.size() - 1).key_hash = b.meta(i).key_hash;
+      for (uint32_t s = 0; s < slots; ++s) {
+        dst[s] = src[s].is_string() ? Value::string(ob.arena().copy(src[s].sv())) : src[s];
+      }
+    }
+    if (any_self) {
+      std::vector<uint8_t> keep_copy = keep;  // consume() reuses scratch
+      b.compact(keep_copy);
+      consume(w, b);
+    }
+  }
+
+  void process_chunk(Worker& w, RawChunk* chunk) {
+    RecordBatch& b = w.parsed;
+    b.reset(w.parser->slots());
+    w.parser->parse(*chunk, b);
+    w.raw->release(chunk);
+    w.records += b.size();
+    for (uint32_t i = 0; i < b.size(); ++i) {
+      w.max_event_time = std::max(w.max_event_time, b.meta(i).event_time);
+    }
+    for (const BatchOperator* op : spec.pre_ops) {
+      if (b.empty()) break;
+      op->apply(b, w.scratch);
+    }
+    if (b.empty()) return;
+    if (exchanging()) {
+      route(w, b);
+    } else {
+      consume(w, b);
+    }
+  }
+
+  void fire_and_report(Worker& w, int64_t wm, bool force_report) {
+    wm = std::max(wm, w.reported_wm);  // watermarks never go back
+    if (w.window) {
+      std::vector<FiredWindow> fired;
+      w.window->fire(wm, &fired);
+      for (auto& f : fired) {
+        CollectorMsg m;
+        m.kind = CollectorMsg::Kind::kFired;
+        m.worker = w.id;
+        m.fired = std::move(f);
+        collector.push(std::move(m));
+      }
+    }
+    if (force_report || wm != w.reported_wm) {
+      CollectorMsg m;
+      m.kind = CollectorMsg::Kind::kProgress;
+      m.worker = w.id;
+      m.watermark = wm;
+      collector.push(std::move(m));
+      w.reported_wm = wm;
+    }
+  }
+
+  void worker_loop(Worker& w) {
+    Published& me = *pub[w.id];
+    while (true) {
+      bool progressed = drain_inputs(w);
+      RawChunk* chunk = nullptr;
+      int processed = 0;
+      // A few chunks per round, so exchange inputs are never starved.
+      while (processed < 4 && w.raw->receive(&chunk)) {
+        process_chunk(w, chunk);
+        ++processed;
+      }
+      progressed = progressed || processed > 0;
+      bool done_reading = source_done.load(std::memory_order_acquire) && !w.raw->has_items();
+      if (exchanging()) flush_pending(w);
+      // Publish after the records are sent, and only then count the chunks as processed.
+      me.wm.store(own_watermark(w, done_reading), std::memory_order_seq_cst);
+      if (processed) me.pending.fetch_sub(processed, std::memory_order_seq_cst);
+      if (exchanging() && done_reading && !w.sent_end) {
+        send_control(w, ExchangeItem::Kind::kEnd);
+        w.sent_end = true;
+      }
+      // Snapshot the watermark, then consume everything sent before it.
+      int64_t wm = global_watermark();
+      progressed = drain_inputs(w) || progressed;
+      bool all_inputs_done = true;
+      for (int i = 0; i < n; ++i) {
+        if (w.in[i] && !w.in_done[i]) all_inputs_done = false;
+      }
+      if (done_reading && all_inputs_done) {
+        // Every input ended (its end marker came after all its records): fire everything.
+        fire_and_report(w, kMaxTime, true);
+        CollectorMsg m;
+        m.kind = CollectorMsg::Kind::kDone;
+        m.worker = w.id;
+        collector.push(std::move(m));
+        return;
+      }
+      fire_and_report(w, wm, false);
+      if (!progressed) {
+        w.bell.wait([&] {
+          if (w.raw->has_items()) return true;
+          for (auto* ch : w.in) {
+            if (ch && ch->has_items()) return true;
+          }
+          return source_done.load(std::memory_order_acquire) && !w.sent_end;
+        }, kIdleWait);
+      }
+    }
+  }
+
+  // ---- collector (caller's thread) ----
+  struct PendingWindow {
+    int64_t start = 0;
+    std::vector<std::unique_ptr<OutputRows>> rows;
+    std::vector<std::unique_ptr<AggState>> partials;
+    bool has_partials = false;
+  };
+
+  Status write_out(std::string& buf, bool flush) {
+    if (!buf.empty()) {
+      Status s = spec.sink->write(buf);
+      buf.clear();
+      if (!s) return s;
+    }
+    if (flush) return spec.sink->flush();
+    return Status::ok();
+  }
+
+  void emit_window(int64_t end, PendingWindow& pw, std::string& buf) {
+    engine->stats_.windows_fired++;
+    if (spec.window->keyed) {
+      std::vector<std::pair<const OutputRows*, size_t>> order;
+      for (auto& r : pw.rows) {
+        for (size_t i = 0; i < r->rows(); ++i) order.emplace_back(r.get(), i);
+      }
+      std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+        const Value& x = a.first->row(a.second)[0].value;
+        const Value& y = b.first->row(b.second)[0].value;
+        bool ok;
+        int c = compare_values(x, y, &ok);
+        if (ok) return c < 0;
+        return static_cast<int>(x.type) < static_cast<int>(y.type);
+      });
+      for (auto& [rows, i] : order) spec.formatter->format_row(*rows, i, buf);
+      engine->stats_.records_out += order.size();
+      return;
+    }
+    if (!pw.has_partials) return;
+    OutputRows out;
+    out.reset(spec.window->output_names);
+    OutField* row = out.add_row();
+    row[0].value = Value::string(out.arena().copy(format_rfc3339_ms(pw.start)));
+    row[1].value = Value::string(out.arena().copy(format_rfc3339_ms(end)));
+    for (size_t a = 0; a < pw.partials.size(); ++a) {
+      pw.partials[a]->write_result(&row[2 + a], out.arena());
+    }
+    spec.formatter->format_row(out, 0, buf);
+    engine->stats_.records_out++;
+  }
+
+  Status collect() {
+    std::vector<int64_t> wm(n, kMinTime);
+    std::vector<uint8_t> done(n, 0);
+    int done_count = 0;
+    std::map<int64_t, PendingWindow> pending;  // by window end
+    std::string buf;
+    Status sink_status;
+    auto emit_ready = [&](int64_t upto) {
+      while (!pending.empty() && pending.begin()->first <= upto) {
+        emit_window(pending.begin()->first, pending.begin()->second, buf);
+        pending.erase(pending.begin());
+      }
+    };
+    while (done_count < n) {
+      CollectorMsg m;
+      if (!collector.pop(&m, std::chrono::milliseconds(200))) continue;
+      switch (m.kind) {
+        case CollectorMsg::Kind::kRows:
+          if (spec.raw_passthrough) {
+            for (size_t i = 0; i < m.rows->rows(); ++i) {
+              buf.append(m.rows->row(i)[0].value.sv());
+              buf.push_back('\n');
+            }
+          } else {
+            for (size_t i = 0; i < m.rows->rows(); ++i) spec.formatter->format_row(*m.rows, i, buf);
+          }
+          engine->stats_.records_out += m.rows->rows();
+          break;
+        case CollectorMsg::Kind::kFired: {
+          PendingWindow& pw = pending[m.fired.end];
+          pw.start = m.fired.start;
+          if (m.fired.rows) pw.rows.push_back(std::move(m.fired.rows));
+          if (!m.fired.partials.empty()) {
+            if (!pw.has_partials) {
+              pw.partials = std::move(m.fired.partials);
+              pw.has_partials = true;
+            } else {
+              for (size_t a = 0; a < pw.partials.size(); ++a) pw.partials[a]->merge(*m.fired.partials[a]);
+            }
+          }
+          break;
+        }
+        case CollectorMsg::Kind::kProgress:
+          wm[m.worker] = m.watermark;
+          break;
+        case CollectorMsg::Kind::kDone:
+          wm[m.worker] = kMaxTime;
+          done[m.worker] = 1;
+          ++done_count;
+          break;
+      }
+      if (!pending.empty()) {
+        // A window is complete once every worker has fired it.
+        int64_t lo = *std::min_element(wm.begin(), wm.end());
+        size_t before = pending.size();
+        emit_ready(lo);
+        if (pending.size() != before && sink_status.is_ok()) sink_status = write_out(buf, true);
+      }
+      if (buf.size() >= (1 << 16) && sink_status.is_ok()) sink_status = write_out(buf, false);
+      if (!sink_status.is_ok()) {
+        engine->request_stop();
+        buf.clear();
+      }
+    }
+    emit_ready(kMaxTime);
+    if (sink_status.is_ok()) sink_status = write_out(buf, true);
+    return sink_status;
+  }
+
+  Status run() {
+    int64_t t0 = monotonic_ns();
+    Status s = spec.sink->open();
+    if (!s) return s;
+    for (auto& w : workers) {
+      Worker* wp = w.get();
+      w->thread = std::thread([this, wp] { worker_loop(*wp); });
+    }
+    std::thread source_thread([this] {
+      source_status = spec.source->run(*this);
+      source_done.store(true, std::memory_order_release);
+      for (auto& w : workers) w->bell.ring();
+    });
+    Status sink_status = collect();
+    source_thread.join();
+    for (auto& w : workers) w->thread.join();
+    Status close_status = spec.sink->close();
+    if (spec.dead_letters) spec.dead_letters->flush();
+    auto& st = engine->stats_;
+    st.per_worker_records.clear();
+    for (auto& w : workers) {
+      st.records_parsed += w->records;
+      st.per_worker_records.push_back(w->records);
+      if (w->window) st.late += w->window->late();
+    }
+    st.seconds = static_cast<double>(monotonic_ns() - t0) / 1e9;
+    if (!source_status) return source_status;
+    if (!sink_status) return sink_status;
+    return close_status;
+  }
+};
+
+Engine::Engine(EngineSpec spec) : spec_(std::move(spec)) {}
+Engine::~Engine() = default;
+
+Status Engine::run() {
+  Impl impl(this, spec_);
+  return impl.run();
+}
+
+}  // namespace spate

@@ -1,0 +1,319 @@
+// End-to-end: `spate run` on generated data, every window's result compared with an exact answer
+// computed independently here; dead letters for every reason; `spate check` errors; exit codes.
+
+#include <cmath>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include "spate/common/time.h"
+#include "tests/e2e/harness.h"
+
+namespace spate::test {
+namespace {
+
+struct Agg {
+  int64_t count = 0;
+  double sum = 0;
+  double min = INFINITY, max = -INFINITY;
+};
+
+// Exact per-(page, 10 s window) aggregates of views with latency >= 0, computed from the raw
+// JSON lines with simdjson's DOM parser (independent of spate's code path).
+std::map<std::pair<std::string, int64_t>, Agg> exact_views(const std::string& jsonl,
+                                                           int64_t window_ms, bool keyed) {
+  std::map<std::pair<std::string, int64_t>, Agg> m;
+  simdjson::dom::parser parser;
+  for (const auto& line : lines(jsonl)) {
+    simdjson::dom::element e = parser.parse(line);
+    std::string_view type = e["type"].get_string().value();
+    double lat = e["latency_ms"].get_double().value();
+    if (type != "view" || lat < 0) continue;
+    int64_t ts = e["ts"].get_int64().value();
+    std::string page = keyed ? std::string(e["page"].get_string().value()) : "";
+    int64_t start = ts / window_ms * window_ms;
+    Agg& a = m[{page, start}];
+    a.count++;
+    a.sum += lat;
+    a.min = std::min(a.min, lat);
+    a.max = std::max(a.max, lat);
+  }
+  return m;
+}
+
+const char* kKeyedPipeline = R"(name: views-per-page
+source: {type: file, path: @IN@, format: json}
+time: {field: ts, max_out_of_order: 2s}
+steps:
+  - filter: 'type == "view" && latency_ms >= 0'
+  - select: { page: page, ms: latency_ms, slow: 'latency_ms > 500' }
+  - key_by: page
+  - window: { tumbling: 10s }
+  - aggregate: { views: count(), total_ms: sum(ms), avg_ms: avg(ms), min_ms: min(ms), max_ms: max(ms) }
+sink: {type: stdout, format: json}
+dead_letter: {path: @DEAD@}
+)";
+
+std::string fill(std::string text, const TempDir& dir, const std::string& in) {
+  auto rep = [&](const std::string& from, const std::string& to) {
+    for (size_t p = text.find(from); p != std::string::npos; p = text.find(from, p + to.size())) {
+      text.replace(p, from.size(), to);
+    }
+  };
+  rep("@IN@", in);
+  rep("@DEAD@", dir.file("dead.jsonl"));
+  return text;
+}
+
+std::string generate(const TempDir& dir, int count, int seed) {
+  RunResult g = run_spate({"gen", "clicks", "--count", std::to_string(count), "--seed",
+                           std::to_string(seed)});
+  EXPECT_EQ(g.exit_code, 0) << g.err;
+  dir.write("clicks.jsonl", g.out);
+  return g.out;
+}
+
+void expect_matches(const std::vector<Row>& rows,
+                    const std::map<std::pair<std::string, int64_t>, Agg>& exact, bool keyed) {
+  ASSERT_EQ(rows.size(), exact.size());
+  std::set<std::pair<std::string, int64_t>> seen;
+  for (const Row& r : rows) {
+    std::string page = keyed ? r.at("page") : "";
+    auto start = parse_rfc3339_ms(r.at("window_start"));
+    ASSERT_TRUE(start.is_ok());
+    auto end = parse_rfc3339_ms(r.at("window_end"));
+    ASSERT_EQ(*end - *start, 10000);
+    auto it = exact.find({page, *start});
+    ASSERT_NE(it, exact.end()) << "unexpected window " << page << " " << r.at("window_start");
+    EXPECT_TRUE(seen.insert(it->first).second) << "window emitted twice";
+    const Agg& a = it->second;
+    EXPECT_EQ(std::stoll(r.at("views")), a.count);
+    EXPECT_NEAR(std::stod(r.at("total_ms")), a.sum, 1e-9 * std::max(1.0, a.sum));
+    EXPECT_NEAR(std::stod(r.at("avg_ms")), a.sum / a.count, 1e-9 * std::max(1.0, a.sum));
+    EXPECT_EQ(std::stod(r.at("min_ms")), a.min);
+    EXPECT_EQ(std::stod(r.at("max_ms")), a.max);
+  }
+}
+
+class KeyedWindows : public ::testing::TestWithParam<int> {};
+
+TEST_P(KeyedWindows, EveryWindowEqualsTheExactAnswer) {
+  TempDir dir;
+  std::string data = generate(dir, 60000, 11);
+  dir.write("p.yaml", fill(kKeyedPipeline, dir, dir.file("clicks.jsonl")));
+  RunResult r = run_spate({"run", dir.file("p.yaml"), "--workers", std::to_string(GetParam())});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_matches(parse_rows(r.out), exact_views(data, 10000, true), true);
+  // Rows come ordered by window, then by key.
+  auto rows = parse_rows(r.out);
+  for (size_t i = 1; i < rows.size(); ++i) {
+    auto a = std::make_pair(rows[i - 1].at("window_start"), rows[i - 1].at("page"));
+    auto b = std::make_pair(rows[i].at("window_start"), rows[i].at("page"));
+    EXPECT_LT(a, b);
+  }
+  EXPECT_EQ(read_file(dir.file("dead.jsonl")), "");  // generated data is clean and within 2s
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, KeyedWindows, ::testing::Values(1, 2, 4));
+
+TEST(GlobalWindows, PartialsMergeToTheExactAnswer) {
+  TempDir dir;
+  std::string data = generate(dir, 40000, 5);
+  std::string p = fill(kKeyedPipeline, dir, dir.file("clicks.jsonl"));
+  p.replace(p.find("  - key_by: page\n"), std::string("  - key_by: page\n").size(), "");
+  dir.write("p.yaml", p);
+  for (int w : {1, 3}) {
+    RunResult r = run_spate({"run", dir.file("p.yaml"), "-w", std::to_string(w)});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto rows = parse_rows(r.out);
+    expect_matches(rows, exact_views(data, 10000, false), false);
+    EXPECT_EQ(rows[0].count("page"), 0u);
+  }
+}
+
+TEST(Stdin, GeneratorPipedIntoRun) {
+  TempDir dir;
+  std::string data = generate(dir, 20000, 3);
+  std::string p = fill(kKeyedPipeline, dir, "unused");
+  p.replace(p.find("{type: file, path: unused, format: json}"),
+            std::string("{type: file, path: unused, format: json}").size(), "{type: stdin}");
+  dir.write("p.yaml", p);
+  RunResult r = run_spate({"run", dir.file("p.yaml"), "-w", "2"}, data);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_matches(parse_rows(r.out), exact_views(data, 10000, true), true);
+}
+
+// Each bad event goes to the dead-letter output with its reason; the good events around it give
+// exactly the results they give alone.
+TEST(DeadLetters, EveryReasonIsCountedAndTheRestIsUntouched) {
+  TempDir dir;
+  std::string good;
+  for (int i = 0; i < 300; ++i) {
+    good += "{\"ts\":" + std::to_string(1767225600000 + i * 100) + ",\"page\":\"p" +
+            std::to_string(i % 7) + "\",\"type\":\"view\",\"latency_ms\":" + std::to_string(i) + "}\n";
+  }
+  std::vector<std::pair<std::string, std::string>> bad = {
+      {"bad_json", "{\"ts\":1767225600100,\"page\":\"p1\",\"type\":\"view\",\"latency_ms\":5"},
+      {"bad_json", "[1,2,3]"},
+      {"bad_json", "{\"ts\":1767225600100} trailing"},
+      {"invalid_utf8", "{\"ts\":1767225600100,\"page\":\"p\xff\xfe\",\"type\":\"view\",\"latency_ms\":5}"},
+      {"wrong_type", "{\"ts\":1767225600100,\"page\":\"p1\",\"type\":\"view\",\"latency_ms\":\"slow\"}"},
+      {"wrong_type", "{\"ts\":1767225600100,\"page\":\"p1\",\"type\":7,\"latency_ms\":5}"},
+      {"bad_timestamp", "{\"ts\":\"yesterday\",\"page\":\"p1\",\"type\":\"view\",\"latency_ms\":5}"},
+      {"bad_timestamp", "{\"page\":\"p1\",\"type\":\"view\",\"latency_ms\":5}"},
+      {"oversize", "{\"ts\":1767225600100,\"page\":\"" + std::string(3000, 'x') +
+                       "\",\"type\":\"view\",\"latency_ms\":5}"},
+  };
+  std::string mixed;
+  size_t b = 0;
+  auto good_lines = lines(good);
+  for (size_t i = 0; i < good_lines.size(); ++i) {
+    mixed += good_lines[i] + "\n";
+    if (i % 30 == 29 && b < bad.size()) mixed += bad[b++].second + "\n";
+  }
+  while (b < bad.size()) mixed += bad[b++].second + "\n";
+  // A late event: far behind the watermark once the stream has moved on.
+  mixed += "{\"ts\":1767225000000,\"page\":\"p1\",\"type\":\"view\",\"latency_ms\":5}\n";
+  dir.write("good.jsonl", good);
+  dir.write("mixed.jsonl", mixed);
+  dir.write("good.yaml", fill(kKeyedPipeline, dir, dir.file("good.jsonl")));
+  dir.write("mixed.yaml", fill(kKeyedPipeline, dir, dir.file("mixed.jsonl")));
+  RunResult rg = run_spate({"run", dir.file("good.yaml"), "-w", "2"});
+  ASSERT_EQ(rg.exit_code, 0) << rg.err;
+  RunResult rm = run_spate({"run", dir.file("mixed.yaml"), "-w", "2", "--set",
+                            "source.max_event_size=2KiB"});
+  ASSERT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_EQ(rm.out, rg.out);
+  std::map<std::string, int> reasons;
+  for (const Row& r : parse_rows(read_file(dir.file("dead.jsonl")))) {
+    reasons[r.at("reason")]++;
+    EXPECT_FALSE(r.at("error").empty());
+    EXPECT_FALSE(r.at("raw").empty());
+    EXPECT_EQ(r.count("source"), 1u);
+    EXPECT_EQ(r.count("position"), 1u);
+  }
+  std::map<std::string, int> want;
+  for (const auto& [reason, line] : bad) want[reason]++;
+  want["late"] = 1;
+  EXPECT_EQ(reasons, want);
+  EXPECT_NE(rm.err.find("dead letters"), std::string::npos) << rm.err;
+}
+
+TEST(DeadLetters, CsvColumnCount) {
+  TempDir dir;
+  dir.write("in.csv", "ts,page,n\n1767225600000,a,1\n1767225600001,b\n1767225600002,a,3\n");
+  dir.write("p.yaml", fill(R"(source: {type: file, path: @IN@, format: csv}
+time: {field: ts}
+steps:
+  - key_by: page
+  - window: {tumbling: 1m}
+  - aggregate: {n: count(), s: sum(n)}
+sink: {type: stdout, format: csv}
+dead_letter: {path: @DEAD@}
+)", dir, dir.file("in.csv")));
+  RunResult r = run_spate({"run", dir.file("p.yaml")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "page,window_start,window_end,n,s\n"
+            "a,2026-01-01T00:00:00.000Z,2026-01-01T00:01:00.000Z,2,4\n");
+  auto dead = parse_rows(read_file(dir.file("dead.jsonl")));
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].at("reason"), "csv_columns");
+  EXPECT_EQ(dead[0].at("raw"), "1767225600001,b");
+}
+
+TEST(Check, TypoNamesFileLineColumnAndSuggests) {
+  TempDir dir;
+  dir.write("t.yaml", R"(name: x
+source: {type: stdin}
+steps:
+  - key_by: page
+  - window:
+      tumbeling: 10s
+  - aggregate: {n: count()}
+)");
+  RunResult r = run_spate({"check", dir.file("t.yaml")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("t.yaml:6:7: steps[1].window: unknown key 'tumbeling'; did you mean 'tumbling'?"),
+            std::string::npos) << r.err;
+}
+
+TEST(Check, ExpressionErrorsPointIntoTheExpression) {
+  TempDir dir;
+  dir.write("t.yaml", R"(source: {type: stdin}
+steps:
+  - filter: 'type == "view" && lowr(page) == "x"'
+)");
+  RunResult r = run_spate({"check", dir.file("t.yaml")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("t.yaml:3:32:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("did you mean 'lower'?"), std::string::npos) << r.err;
+
+  dir.write("u.yaml", R"(source: {type: stdin}
+steps:
+  - select: {page: page, ms: latency_ms}
+  - filter: 'pgae == "x"'
+)");
+  r = run_spate({"check", dir.file("u.yaml")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown field 'pgae'; did you mean 'page'?"), std::string::npos) << r.err;
+
+  dir.write("v.yaml", R"(source: {type: stdin}
+steps:
+  - filter: 'latency_ms > 5 && latency_ms == "fast"'
+)");
+  r = run_spate({"check", dir.file("v.yaml")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("v.yaml:3:"), std::string::npos) << r.err;
+}
+
+TEST(Check, ValidPipelineDescribesItself) {
+  RunResult r = run_spate({"check", source_dir() + "/examples/trending.yaml"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("OK"), std::string::npos);
+  EXPECT_NE(r.out.find("window: tumbling 10s, keyed"), std::string::npos) << r.out;
+}
+
+TEST(Cli, ExitCodesHelpAndVersion) {
+  EXPECT_EQ(run_spate({"--version"}).exit_code, 0);
+  EXPECT_NE(run_spate({"--version"}).out.find("spate "), std::string::npos);
+  RunResult h = run_spate({"--help"});
+  EXPECT_EQ(h.exit_code, 0);
+  for (const char* c : {"run", "check", "gen"}) EXPECT_NE(h.out.find(c), std::string::npos);
+  RunResult rh = run_spate({"run", "--help"});
+  EXPECT_EQ(rh.exit_code, 0);
+  EXPECT_NE(rh.out.find("--workers"), std::string::npos);
+  EXPECT_EQ(run_spate({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(run_spate({"run"}).exit_code, 2);
+  EXPECT_EQ(run_spate({"run", "/nonexistent/p.yaml"}).exit_code, 2);
+  TempDir dir;
+  dir.write("p.yaml", "source: {type: file, path: /nonexistent/x.jsonl}\n");
+  RunResult r = run_spate({"run", dir.file("p.yaml")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("/nonexistent/x.jsonl"), std::string::npos);
+  // A sink that cannot be written is a runtime failure.
+  dir.write("q.yaml", "source: {type: stdin}\nsink: {type: file, path: /nonexistent/dir/out}\n");
+  EXPECT_EQ(run_spate({"run", dir.file("q.yaml")}, "{}\n").exit_code, 1);
+}
+
+TEST(Passthrough, FilterOnlyWritesTheOriginalEvents) {
+  TempDir dir;
+  std::string data = generate(dir, 5000, 9);
+  dir.write("p.yaml", fill(R"(source: {type: file, path: @IN@}
+steps:
+  - filter: 'type == "purchase"'
+)", dir, dir.file("clicks.jsonl")));
+  RunResult r = run_spate({"run", dir.file("p.yaml"), "-w", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string want;
+  for (const auto& l : lines(data)) {
+    if (l.find("\"type\":\"purchase\"") != std::string::npos) want += l + "\n";
+  }
+  EXPECT_EQ(r.out, want);
+}
+
+}  // namespace
+}  // namespace spate::test

@@ -1,0 +1,141 @@
+#pragma once
+// PipelineBuilder: the C++ face of spate pipelines. It produces the same PipelineSpec that the
+// YAML loader produces, so a pipeline built here compiles (Plan::compile) and runs (run_plan)
+// exactly like its YAML twin:
+//
+//   auto spec = spate::PipelineBuilder("views-per-page")
+//                   .file_source("data/clicks.jsonl", spate::Format::kJson)
+//                   .event_time("ts", std::chrono::seconds(2))
+//                   .filter(R"(type == "view")")
+//                   .key_by("page")
+//                   .tumbling(std::chrono::seconds(10))
+//                   .aggregate({{"views", "count()"}, {"avg_ms", "avg(latency_ms)"}})
+//                   .stdout_sink(spate::Format::kJson)
+//                   .build();
+//   auto plan = spate::Plan::compile(spec);           // throws ConfigException
+//   spate::RunReport report;
+//   spate::Status s = spate::run_plan(*plan, {}, &report);
+//
+// Thread-safety: a builder is a plain value used by one thread.
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "spate/pipeline/spec.h"
+
+namespace spate {
+
+class PipelineBuilder {
+ public:
+  explicit PipelineBuilder(std::string name) { spec_.name = std::move(name); }
+
+  PipelineBuilder& workers(int n) { spec_.workers = n; return *this; }
+
+  PipelineBuilder& file_source(std::string path, Format format, bool follow = false) {
+    spec_.source = SourceSpec{};
+    spec_.source.type = "file";
+    spec_.source.path = std::move(path);
+    spec_.source.format = format;
+    spec_.source.follow = follow;
+    return *this;
+  }
+  PipelineBuilder& stdin_source(Format format) {
+    spec_.source = SourceSpec{};
+    spec_.source.type = "stdin";
+    spec_.source.format = format;
+    return *this;
+  }
+  // type: "tcp" or "udp"; listen: "127.0.0.1:9999".
+  PipelineBuilder& socket_source(std::string type, std::string listen, Format format) {
+    spec_.source = SourceSpec{};
+    spec_.source.type = std::move(type);
+    spec_.source.listen = std::move(listen);
+    spec_.source.format = format;
+    return *this;
+  }
+  // Full control over the source (CSV columns, max event size...).
+  PipelineBuilder& source(SourceSpec s) { spec_.source = std::move(s); return *this; }
+
+  PipelineBuilder& event_time(std::string field, std::chrono::milliseconds max_out_of_order) {
+    spec_.time.field = std::move(field);
+    spec_.time.max_out_of_order_ms = max_out_of_order.count();
+    return *this;
+  }
+
+  PipelineBuilder& filter(std::string expr) { return step(StepSpec::Kind::kFilter, std::move(expr)); }
+  PipelineBuilder& select(std::vector<std::pair<std::string, std::string>> fields) {
+    return named(StepSpec::Kind::kSelect, std::move(fields));
+  }
+  PipelineBuilder& key_by(std::string expr, std::string as = {}) {
+    step(StepSpec::Kind::kKeyBy, expr);
+    spec_.steps.back().key_name = as.empty() ? std::move(expr) : std::move(as);
+    return *this;
+  }
+  PipelineBuilder& tumbling(std::chrono::milliseconds size) {
+    StepSpec s;
+    s.kind = StepSpec::Kind::kWindow;
+    s.window.size_ms = size.count();
+    s.loc.path = path_of_next();
+    spec_.steps.push_back(std::move(s));
+    return *this;
+  }
+  PipelineBuilder& aggregate(std::vector<std::pair<std::string, std::string>> aggs) {
+    return named(StepSpec::Kind::kAggregate, std::move(aggs));
+  }
+
+  PipelineBuilder& stdout_sink(Format format) {
+    spec_.sink = SinkSpec{};
+    spec_.sink.format = format;
+    return *this;
+  }
+  PipelineBuilder& file_sink(std::string path, Format format, bool append = false) {
+    spec_.sink = SinkSpec{};
+    spec_.sink.type = "file";
+    spec_.sink.path = std::move(path);
+    spec_.sink.format = format;
+    spec_.sink.append = append;
+    return *this;
+  }
+  PipelineBuilder& tcp_sink(std::string connect, Format format) {
+    spec_.sink = SinkSpec{};
+    spec_.sink.type = "tcp";
+    spec_.sink.connect = std::move(connect);
+    spec_.sink.format = format;
+    return *this;
+  }
+  PipelineBuilder& dead_letter(std::string path) { spec_.dead_letter.path = std::move(path); return *this; }
+
+  PipelineSpec build() const { return spec_; }
+
+ private:
+  std::string path_of_next() const { return "steps[" + std::to_string(spec_.steps.size()) + "]"; }
+  PipelineBuilder& step(StepSpec::Kind kind, std::string expr) {
+    StepSpec s;
+    s.kind = kind;
+    s.expr = std::move(expr);
+    s.loc.path = path_of_next();
+    s.expr_loc.path = s.loc.path;
+    spec_.steps.push_back(std::move(s));
+    return *this;
+  }
+  PipelineBuilder& named(StepSpec::Kind kind, std::vector<std::pair<std::string, std::string>> f) {
+    StepSpec s;
+    s.kind = kind;
+    s.loc.path = path_of_next();
+    for (auto& [name, expr] : f) {
+      NamedExpr ne;
+      ne.name = name;
+      ne.expr = std::move(expr);
+      ne.loc.path = s.loc.path + "." + name;
+      s.fields.push_back(std::move(ne));
+    }
+    spec_.steps.push_back(std::move(s));
+    return *this;
+  }
+
+  PipelineSpec spec_;
+};
+
+}  // namespace spate

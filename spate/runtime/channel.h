@@ -135,10 +135,9 @@ class CreditChannel {
     (void)ok;
     if (producer_bell_) producer_bell_->ring();
   }
-  // Producer side: credits not in flight (approximate queue shortness).
-  size_t free_credits() const {
-    return credits_ - std::min(credits_, full_.size_approx());
-  }
+  // Producer side: how many items acquire() can hand out now (returned ones plus credits never
+  // used); the consumer's queue length is credits minus this.
+  size_t free_credits() const { return empty_.size_approx() + (credits_ - owned_.size()); }
 
  private:
   SpscRing<T*> full_;

@@ -231,6 +231,7 @@ struct Engine::Impl : public ChunkEmitter {
     // Pass-through: records become output rows.
     auto rows = std::make_unique<OutputRows>();
     rows->reset(spec.record_names);
+    rows->reserve(b.size());
     const size_t cols = rows->columns();
     for (uint32_t i = 0; i < b.size(); ++i) {
       OutField* row = rows->add_row();

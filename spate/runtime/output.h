@@ -35,6 +35,7 @@ class OutputRows {
   const std::shared_ptr<const std::vector<std::string>>& names_ptr() const { return names_; }
   size_t columns() const { return names_->size(); }
   size_t rows() const { return rows_; }
+  void reserve(size_t rows) { fields_.reserve(rows * columns()); }
   OutField* add_row() {
     fields_.resize(fields_.size() + columns());
     ++rows_;

@@ -125,6 +125,7 @@ void WindowAggregator::fire(int64_t watermark, std::vector<FiredWindow>* out) {
     if (plan_.keyed) {
       fw.rows = std::make_unique<OutputRows>();
       fw.rows->reset(plan_.output_names);
+      fw.rows->reserve(p.entries.size());
       std::string ws = format_rfc3339_ms(p.start), we = format_rfc3339_ms(end);
       Value vs = Value::string(fw.rows->arena().copy(ws));
       Value ve = Value::string(fw.rows->arena().copy(we));

@@ -84,5 +84,7 @@ bool literal_number_arg(const ExprNode& call, size_t i, std::string_view keyword
                         double* out, ExprError* error);
 
 void register_basic_aggregates(AggregateRegistry& r);
+// stddev, variance, distinct, quantile, quantiles, top_k, sample (spate/analytics sketches).
+void register_analytics_aggregates(AggregateRegistry& r);
 
 }  // namespace spate

@@ -6,6 +6,7 @@ const AggregateRegistry& AggregateRegistry::builtin() {
   static const AggregateRegistry r = [] {
     AggregateRegistry reg;
     register_basic_aggregates(reg);
+    register_analytics_aggregates(reg);
     return reg;
   }();
   return r;

@@ -347,3 +347,76 @@ TEST(CppApi, ExampleEqualsItsYamlTwin) {
 
 }  // namespace
 }  // namespace spate::test
+
+namespace spate::test {
+namespace {
+
+// Sketch aggregates in a global window over several workers: per-worker partials merge to the
+// answer within each sketch's bound (exactly for moments-based ones).
+TEST(AnalyticsAggregates, MergedPartialsStayWithinTheirBounds) {
+  TempDir dir;
+  std::string data = generate(dir, 50000, 17);
+  dir.write("p.yaml", fill(R"(source: {type: file, path: @IN@}
+time: {field: ts, max_out_of_order: 2s}
+steps:
+  - window: {tumbling: 1d}
+  - aggregate:
+      n: count()
+      users: distinct(user)
+      p90: quantile(latency_ms, 0.9)
+      sd: stddev(latency_ms)
+      var: variance(latency_ms)
+      top: top_k(page, 5)
+)", dir, dir.file("clicks.jsonl")));
+  // Exact answers.
+  simdjson::dom::parser parser;
+  std::set<std::string> users;
+  std::vector<double> lat;
+  std::map<std::string, int64_t> pages;
+  for (const auto& line : lines(data)) {
+    simdjson::dom::element e = parser.parse(line);
+    users.insert(std::string(e["user"].get_string().value()));
+    lat.push_back(e["latency_ms"].get_double().value());
+    pages[std::string(e["page"].get_string().value())]++;
+  }
+  double mean = 0;
+  for (double x : lat) mean += x;
+  mean /= lat.size();
+  double var = 0;
+  for (double x : lat) var += (x - mean) * (x - mean);
+  var /= lat.size();
+  std::vector<double> sorted = lat;
+  std::sort(sorted.begin(), sorted.end());
+  for (int w : {1, 3}) {
+    RunResult r = run_spate({"run", dir.file("p.yaml"), "-w", std::to_string(w)});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto rows = parse_rows(r.out);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(std::stoll(rows[0].at("n")), 50000);
+    // HyperLogLog p=12: RSE 1.63% (classic bound); 4 sigma.
+    double d = std::stod(rows[0].at("users"));
+    EXPECT_NEAR(d, users.size(), 4 * 0.0163 * users.size());
+    EXPECT_NEAR(std::stod(rows[0].at("var")), var, 1e-9 * var);
+    EXPECT_NEAR(std::stod(rows[0].at("sd")), std::sqrt(var), 1e-9 * std::sqrt(var));
+    // KLL k=200: normalized rank error 1.33% at 99% confidence.
+    double q = std::stod(rows[0].at("p90"));
+    double rank = double(std::lower_bound(sorted.begin(), sorted.end(), q) - sorted.begin()) / sorted.size();
+    double rank_hi = double(std::upper_bound(sorted.begin(), sorted.end(), q) - sorted.begin()) / sorted.size();
+    EXPECT_LE(rank, 0.9 + 0.0133);
+    EXPECT_GE(rank_hi, 0.9 - 0.0133);
+    // Space-Saving: count - error <= true <= count for every reported item.
+    simdjson::dom::element top = parser.parse(rows[0].at("top"));
+    size_t items = 0;
+    for (simdjson::dom::element t : top.get_array()) {
+      std::string v(t["value"].get_string().value());
+      int64_t c = t["count"].get_int64().value(), e = t["error"].get_int64().value();
+      EXPECT_LE(c - e, pages[v]) << v;
+      EXPECT_GE(c, pages[v]) << v;
+      ++items;
+    }
+    EXPECT_EQ(items, 5u);
+  }
+}
+
+}  // namespace
+}  // namespace spate::test

@@ -265,7 +265,9 @@ class JsonParser final : public ParserBase {
       if (err) return err;
       int child = -1;
       for (int c : n.children) {
-        if (nodes_[c].name == key) {
+        const std::string& name = nodes_[c].name;
+        // Length and first byte first: most keys of an event are not wanted.
+        if (name.size() == key.size() && (key.empty() || name[0] == key[0]) && name == key) {
           child = c;
           break;
         }

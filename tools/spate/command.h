@@ -18,5 +18,10 @@ using Runner = std::function<int()>;
 Runner add_run_command(CLI::App& root);
 Runner add_check_command(CLI::App& root);
 Runner add_gen_command(CLI::App& root);
+// cmd_oneliners.cc
+Runner add_top_command(CLI::App& root);
+Runner add_stats_command(CLI::App& root);
+Runner add_distinct_command(CLI::App& root);
+Runner add_drift_command(CLI::App& root);
 
 }  // namespace spate::cli

@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
   runners.push_back(spate::cli::add_run_command(app));
   runners.push_back(spate::cli::add_check_command(app));
   runners.push_back(spate::cli::add_gen_command(app));
+  runners.push_back(spate::cli::add_top_command(app));
+  runners.push_back(spate::cli::add_stats_command(app));
+  runners.push_back(spate::cli::add_distinct_command(app));
+  runners.push_back(spate::cli::add_drift_command(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

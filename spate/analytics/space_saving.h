@@ -130,6 +130,7 @@ class BasicSpaceSaving {
       return;
     }
     if (counters_.size() < capacity_) {
+      reserve_one_more();
       const auto c = static_cast<int32_t>(counters_.size());
       counters_.emplace_back();
       Traits::assign(&counters_.back().item, item);
@@ -199,18 +200,34 @@ class BasicSpaceSaving {
     int32_t next = -1;
   };
 
+  // Storage grows with the number of counters in use (up to capacity_, then stays): a large
+  // capacity costs memory only once that many distinct items were seen.
   void init_storage() {
-    counters_.reserve(capacity_);
-    buckets_.resize(size_t{capacity_} + 1);
-    free_bucket_ = 0;
-    for (size_t i = 0; i < buckets_.size(); ++i) {
-      buckets_[i].next = i + 1 < buckets_.size() ? static_cast<int32_t>(i + 1) : -1;
+    buckets_.clear();
+    free_bucket_ = -1;
+    slots_.assign(16, Slot{0, -1});
+    mask_ = 15;
+  }
+
+  // Makes room for one more counter: grows the bucket pool and doubles the index (rehashing by
+  // the stored tags) when it would be more than half full. Called before adding a counter.
+  void reserve_one_more() {
+    // Bucket slots for every counter plus one: once full, moves never allocate.
+    const size_t want = counters_.size() + 2;
+    if (buckets_.capacity() < want) {
+      buckets_.reserve(std::min(2 * want, size_t{capacity_} + 1));
     }
-    // Index: at least twice as many slots as counters (load <= 1/2).
-    size_t slots = 2;
-    while (slots < size_t{capacity_} * 2) slots *= 2;
-    slots_.assign(slots, Slot{0, -1});
-    mask_ = static_cast<uint32_t>(slots - 1);
+    if ((counters_.size() + 1) * 2 <= slots_.size()) return;
+    std::vector<Slot> old;
+    old.swap(slots_);
+    slots_.assign(old.size() * 2, Slot{0, -1});
+    mask_ = static_cast<uint32_t>(slots_.size() - 1);
+    for (const Slot& sl : old) {
+      if (sl.counter < 0) continue;
+      uint32_t i = sl.tag & mask_;
+      while (slots_[i].counter >= 0) i = (i + 1) & mask_;
+      slots_[i] = sl;
+    }
   }
 
   // The counter holding `item` (hash h), or -1. Linear probing; a slot's tag is the low 32
@@ -255,6 +272,11 @@ class BasicSpaceSaving {
   }
 
   int32_t alloc_bucket(uint64_t count) {
+    if (free_bucket_ == -1) {  // at most capacity_ + 1 buckets ever exist
+      buckets_.emplace_back();
+      free_bucket_ = static_cast<int32_t>(buckets_.size() - 1);
+      buckets_.back().next = -1;
+    }
     const int32_t b = free_bucket_;
     free_bucket_ = buckets_[b].next;
     buckets_[b] = Bucket{count, -1, -1, -1};
@@ -368,6 +390,7 @@ class BasicSpaceSaving {
   bool append_sorted(Key item, uint64_t count, uint64_t error, int32_t* last_bucket) {
     const uint64_t h = Traits::hash(item, salt_);
     if (lookup(item, h) >= 0) return false;
+    reserve_one_more();
     const auto c = static_cast<int32_t>(counters_.size());
     counters_.emplace_back();
     Traits::assign(&counters_.back().item, item);
@@ -400,7 +423,7 @@ class BasicSpaceSaving {
   int32_t min_bucket_ = -1;
   int32_t free_bucket_ = -1;
   std::vector<Counter> counters_;  // at most capacity_
-  std::vector<Bucket> buckets_;    // capacity_ + 1 slots: enough during a move
+  std::vector<Bucket> buckets_;    // grows to at most capacity_ + 1 (one extra during a move)
   struct Slot {
     uint32_t tag;     // low 32 bits of the item's hash
     int32_t counter;  // -1: empty

@@ -194,6 +194,21 @@ TEST(SpaceSaving, NoAllocationPerUpdateInSteadyState) {
   EXPECT_EQ(g_allocations.load() - before_s, 0u);
 }
 
+// Memory follows the counters in use, not the capacity: a restored or fresh summary with a huge
+// capacity and few items stays small (deserialize allocates nothing in proportion to an
+// unchecked size field).
+TEST(SpaceSaving, LargeCapacityIsLazy) {
+  const uint64_t before = g_allocations.load();
+  SpaceSavingU64 s(SpaceSavingU64::kMaxCapacity);
+  EXPECT_LE(g_allocations.load() - before, 2u);
+  for (uint64_t i = 0; i < 5000; ++i) s.add(i % 3000, 1 + i % 2);
+  auto r = SpaceSavingU64::deserialize(s.serialize());
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r->size(), 3000u);
+  EXPECT_EQ(r->serialize(), s.serialize());
+  EXPECT_EQ(r->estimate(7).count, s.estimate(7).count);
+}
+
 TEST(SpaceSaving, SerializeRoundTripAndCorruption) {
   const auto keys = test_util::make_stream(Stream::kZipf11, 20000, 5000, 12);
   SpaceSavingU64 ss(50);

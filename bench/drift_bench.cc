@@ -1,4 +1,4 @@
-// Drift detectors: cost per update on 10M values (docs/benchmarks-drift.md has the numbers).
+// Drift detectors: cost per update on 10M values (docs/benchmarks.md has the numbers).
 //
 // The stream is N(0,1) noise whose mean steps by +-1 every 1M values (so detectors do fire and
 // ADWIN's window is cut), or stationary noise (ADWIN's window grows to 10M: the worst case for

@@ -20,7 +20,7 @@
 //   aes-prototype      the same layout with AES-128 (AES-NI) instead of SipHash-1-3 as the
 //                      PRF: keys <= 15 bytes padded with their length into one block, longer
 //                      keys as (VectorMultiplyShift digest, length). x86-64 with AES only; it
-//                      measures what a hardware PRF would buy (docs/benchmarks-hash.md).
+//                      measures what a hardware PRF would buy (docs/benchmarks.md).
 
 #include <benchmark/benchmark.h>
 

@@ -38,7 +38,7 @@ namespace spate {
 
 class RoutingHasher {
  public:
-  // Path boundaries, chosen by measurement (docs/benchmarks-hash.md).
+  // Path boundaries, chosen by measurement (docs/benchmarks.md).
   static constexpr size_t kDirectMaxBytes = 23;
   static constexpr size_t kVectorMaxBytes = VectorMultiplyShift::kMaxBytes;
 

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -68,7 +69,27 @@ class TcpSink final : public Sink {
   }
   std::string describe() const override { return "tcp " + o_.connect; }
 
-  Status open() override { return parse_host_port(o_.connect, &host_, &port_); }
+  Status open() override {
+    Status s = parse_host_port(o_.connect, &host_, &port_);
+    if (!s) return s;
+    in_addr a{};
+    if (::inet_pton(AF_INET, host_.c_str(), &a) == 1) return Status::ok();
+    // A host name: resolve it once (IPv4), and fail clearly if it does not resolve.
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    int rc = ::getaddrinfo(host_.c_str(), nullptr, &hints, &res);
+    if (rc != 0 || !res) {
+      return Status::invalid(fmt::format("tcp sink: cannot resolve host '{}' of '{}': {}", host_,
+                                         o_.connect, gai_strerror(rc)));
+    }
+    char buf[INET_ADDRSTRLEN];
+    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, buf, sizeof(buf));
+    ::freeaddrinfo(res);
+    host_ = buf;
+    return Status::ok();
+  }
 
   Status write(std::string_view bytes) override {
     int64_t backoff = 50;

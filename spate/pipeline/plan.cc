@@ -206,7 +206,7 @@ std::unique_ptr<Plan> Plan::compile(const PipelineSpec& spec) {
   if (!s.time.field.empty()) {
     std::string err;
     time_slot = input->resolve(s.time.field, &err);
-    if (time_slot < 0) fail(s.time.field_loc, "time.field: " + err);
+    if (time_slot < 0) fail(s.time.field_loc, err);
   }
   std::vector<std::string> key_names;  // names introduced by earlier key_by steps
   for (size_t i = 0; i < s.steps.size(); ++i) {
@@ -214,16 +214,20 @@ std::unique_ptr<Plan> Plan::compile(const PipelineSpec& spec) {
         !s.steps[i - 1].key_name.empty() && s.steps[i - 1].key_name != s.steps[i - 1].expr) {
       key_names.push_back(s.steps[i - 1].key_name);
     }
-    std::vector<const ExprNode*> fields;
-    if (step_expr[i]) collect_fields(*step_expr[i], &fields);
-    for (const auto& n : step_fields[i]) collect_fields(*n, &fields);
-    for (const ExprNode* f : fields) {
-      // key_by output names and select outputs are resolved later; here only raw input.
-      // Names of key_by outputs are not input fields; unknown names are reported when the
-      // expression is compiled, with the step's location.
-      if (std::find(key_names.begin(), key_names.end(), f->name) != key_names.end()) continue;
-      std::string err;
-      input->resolve(f->name, &err);
+    // Every field these expressions read must be an input field (or a key_by output name):
+    // report an unknown one here, with its place in the expression.
+    auto discover = [&](const ExprNode& root, const SpecLoc& loc) {
+      std::vector<const ExprNode*> fields;
+      collect_fields(root, &fields);
+      for (const ExprNode* f : fields) {
+        if (std::find(key_names.begin(), key_names.end(), f->name) != key_names.end()) continue;
+        std::string err;
+        if (input->resolve(f->name, &err) < 0) fail_expr(loc, ExprError{f->pos, err});
+      }
+    };
+    if (step_expr[i]) discover(*step_expr[i], s.steps[i].expr_loc);
+    for (size_t k = 0; k < step_fields[i].size(); ++k) {
+      discover(*step_fields[i][k], s.steps[i].fields[k].loc);
     }
     if (s.steps[i].kind == StepSpec::Kind::kSelect) break;
   }
@@ -352,6 +356,23 @@ std::unique_ptr<Plan> Plan::compile(const PipelineSpec& spec) {
     }
     (void)last;
   }
+  for (size_t i = 0; i < out_names.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (out_names[i] != out_names[j]) continue;
+      const StepSpec* agg_step = nullptr;
+      for (const auto& st : s.steps) {
+        if (st.kind == StepSpec::Kind::kAggregate) agg_step = &st;
+      }
+      SpecLoc where = agg_step ? agg_step->loc : SpecLoc{s.file, 0, 0, "steps"};
+      if (agg_step) {
+        for (const auto& f : agg_step->fields) {
+          if (f.name == out_names[i]) where = f.loc;
+        }
+      }
+      fail(where, fmt::format("output field '{}' appears twice in the results ({}); rename one",
+                              out_names[i], fmt::join(out_names, ", ")));
+    }
+  }
   p.output_names_ = std::make_shared<const std::vector<std::string>>(out_names);
   p.window_.output_names = p.output_names_;
   return plan;
@@ -431,7 +452,6 @@ struct PlanRunner {
     es.raw_passthrough = p.raw_passthrough_;
     es.event_time = !s.time.field.empty();
     es.max_out_of_order_ms = s.time.max_out_of_order_ms;
-    es.idle_timeout_ms = s.time.idle_timeout_ms;
     es.sink = std::move(*sink);
     es.formatter = make_formatter(s.sink.format);
     es.dead_letters = dead_ptr;

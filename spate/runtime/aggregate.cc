@@ -181,12 +181,14 @@ AggregateFactory numeric_factory(std::string sig) {
 bool check_arity(const ExprNode& call, size_t min, size_t max,
                  const std::vector<std::string>& keywords, const std::string& signature,
                  ExprError* error) {
-  if (call.args.size() < min || call.args.size() > max) {
+  // Keyword arguments may stand for trailing positional ones (quantile(x, q=0.9)).
+  const size_t given = call.args.size() + call.kwargs.size();
+  if (given < min || call.args.size() > max || given > max) {
     error->pos = call.pos;
     error->message = fmt::format("{} takes {} argument{}; usage: {}", call.name,
                                  min == max ? fmt::format("{}", min)
                                             : fmt::format("{} to {}", min, max),
-                                 max == 1 ? "" : "s", signature);
+                                 max == 1 && min == max ? "" : "s", signature);
     return false;
   }
   for (const auto& [k, v] : call.kwargs) {
@@ -286,8 +288,10 @@ std::unique_ptr<AggregateFunction> AggregateRegistry::compile(const ExprNode& no
   auto it = entries_.find(node.name);
   if (it == entries_.end()) {
     error->pos = node.pos;
-    error->message = fmt::format("unknown aggregate '{}'{}; valid: {}", node.name,
-                                 did_you_mean(node.name, names()), fmt::join(names(), ", "));
+    std::string hint = did_you_mean(node.name, names());
+    error->message = hint.empty() ? fmt::format("unknown aggregate '{}'; valid: {}", node.name,
+                                                fmt::join(names(), ", "))
+                                  : fmt::format("unknown aggregate '{}'{}", node.name, hint);
     return nullptr;
   }
   return it->second.factory(node, scope, error);

@@ -340,6 +340,11 @@ void register_analytics_aggregates(AggregateRegistry& r) {
           if (!check_arity(call, 2, 3, {"k"}, sig, err)) return nullptr;
           std::optional<CompiledExpr> a;
           if (!compile_numeric_arg(call, 0, scope, &a, err)) return nullptr;
+          if (call.args.size() < 2) {
+            err->pos = call.pos;
+            err->message = fmt::format("quantiles: missing the list of quantiles; usage: {}", sig);
+            return nullptr;
+          }
           const ExprNode& list = *call.args[1];
           std::vector<double> qs;
           if (list.kind == ExprNode::Kind::kList) {

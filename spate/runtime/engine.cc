@@ -46,6 +46,10 @@ class CollectorQueue {
     q_.push_back(std::move(m));
     not_empty_.notify_one();
   }
+  bool empty() {
+    std::lock_guard<std::mutex> lk(mu_);
+    return q_.empty();
+  }
   // Waits up to timeout for a message.
   bool pop(CollectorMsg* m, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lk(mu_);
@@ -544,7 +548,11 @@ struct Engine::Impl : public ChunkEmitter {
         emit_ready(lo);
         if (pending.size() != before && sink_status.is_ok()) sink_status = write_out(buf, true);
       }
-      if (buf.size() >= (1 << 16) && sink_status.is_ok()) sink_status = write_out(buf, false);
+      // Write when the buffer is large, or when nothing else is waiting (a live stream's
+      // records must not sit in the buffer).
+      if (!buf.empty() && sink_status.is_ok() && (buf.size() >= (1 << 16) || collector.empty())) {
+        sink_status = write_out(buf, false);
+      }
       if (!sink_status.is_ok()) {
         engine->request_stop();
         buf.clear();

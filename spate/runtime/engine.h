@@ -10,13 +10,14 @@
 //                               collector (caller's thread): merges global partials, orders
 //                               each window's rows by key, formats, writes the sink.
 //
-// Watermarks: each worker's own watermark is (max event time it parsed − max_out_of_order); it
-// travels in order with records through the exchange; a worker's input watermark is the minimum
-// over its inputs (inputs idle longer than idle_timeout are skipped). At end of input every
-// watermark becomes +infinity, so every window fires. Processing time: records are stamped with
-// the wall clock at the window and windows fire by the wall clock.
+// Watermarks: each worker publishes its own watermark (max event time it parsed −
+// max_out_of_order) and how many chunks it holds unprocessed; windows follow the minimum over
+// workers that hold chunks (a quiescent worker cannot receive older events: see Published in
+// engine.cc). At end of input every watermark becomes +infinity, so every window fires.
+// Processing time: records are stamped with the wall clock at the window and windows fire by
+// the wall clock.
 //
-// Checkpoint door: exchange items carry a kind (data, watermark, end, and later barrier) so a
+// Checkpoint door: exchange items carry a kind (data, end, and a reserved barrier) so a
 // barrier can flow in order with records; sources expose positions; aggregate states serialize.
 //
 // Thread-safety: run() once, from one thread. request_stop() may be called from any thread or a
@@ -59,7 +60,6 @@ struct EngineSpec {
   std::shared_ptr<const std::vector<std::string>> record_names;  // fields of output records
   bool event_time = false;
   int64_t max_out_of_order_ms = 0;
-  int64_t idle_timeout_ms = 30000;
   std::unique_ptr<Sink> sink;
   std::unique_ptr<Formatter> formatter;
   DeadLetterOutput* dead_letters = nullptr;

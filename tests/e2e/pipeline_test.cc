@@ -420,3 +420,36 @@ steps:
 
 }  // namespace
 }  // namespace spate::test
+
+namespace spate::test {
+namespace {
+
+TEST(Check, UnknownInputFieldsAndDuplicateOutputsAreReportedWithTheirPlace) {
+  TempDir dir;
+  dir.write("a.yaml", "source: {type: stdin}\nsteps:\n  - filter: '$remote_port > 1'\n");
+  RunResult r = run_spate({"check", dir.file("a.yaml")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("a.yaml:3:14: steps[0].filter: '$remote_port' exists only for tcp and udp"),
+            std::string::npos) << r.err;
+  dir.write("b.yaml", R"(source: {type: stdin}
+steps:
+  - key_by: n
+  - window: {tumbling: 1m}
+  - aggregate: {n: count()}
+)");
+  r = run_spate({"check", dir.file("b.yaml")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("output field 'n' appears twice"), std::string::npos) << r.err;
+  dir.write("c.yaml", R"(source: {type: stdin}
+steps:
+  - window: {tumbling: 1m}
+  - aggregate:
+      p: quantile(x, q=0.9)
+      t: top_k(x, k=2)
+)");
+  r = run_spate({"check", dir.file("c.yaml")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+}  // namespace
+}  // namespace spate::test

@@ -1,5 +1,7 @@
 #include "spate/core/expr.h"
 
+#include "spate/common/did_you_mean.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -54,22 +56,6 @@ std::string where(std::string_view text, size_t pos) {
   }
   if (line == 1) return fmt::format("column {}", pos + 1);
   return fmt::format("line {}, column {}", line, pos - line_start + 1);
-}
-
-// Levenshtein distance (insert, delete, substitute: cost 1 each).
-size_t levenshtein(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1619,7 +1605,7 @@ class Compiler {
       const char* best = nullptr;
       size_t best_d = 3;
       for (const Function& f : kFunctions) {
-        size_t d = levenshtein(n.name, f.name);
+        size_t d = edit_distance(n.name, f.name);
         if (d < best_d) {
           best_d = d;
           best = f.name;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -196,14 +197,46 @@ class FileSource final : public Source {
  public:
   FileSource(SourceOptions o, std::vector<std::string> files) : o_(std::move(o)), files_(std::move(files)) {}
   std::string describe() const override { return "file " + o_.path; }
+  // "PATH:OFFSET": the file being read and the offset of the first byte not yet handed out.
+  // REQUIRES: the source is not running (checkpoints read it between runs or at a barrier).
   std::string position() const override {
     return fmt::format("{}:{}", current_file_, current_offset_);
   }
 
+  // Rewinds to a position() value: run() then starts in that file at that offset (an offset
+  // that is not at the start of a line is an error) and continues with the files after it.
+  Status seek(std::string_view pos) override {
+    size_t colon = pos.rfind(':');
+    uint64_t off = 0;
+    if (colon == std::string_view::npos ||
+        std::from_chars(pos.data() + colon + 1, pos.data() + pos.size(), off).ec != std::errc()) {
+      return Status::invalid(fmt::format("invalid file position '{}': expected PATH:OFFSET", pos));
+    }
+    std::string_view path = pos.substr(0, colon);
+    auto it = std::find(files_.begin(), files_.end(), path);
+    if (it == files_.end()) {
+      return Status::not_found(fmt::format("position '{}': '{}' is not one of this source's files", pos, path));
+    }
+    if (o_.follow || (o_.csv_header && off > 0)) {
+      return Status::invalid("rewinding a followed file or a CSV file with a header row is not supported yet");
+    }
+    if (off > 0) {
+      // Must be the start of a line: the byte before it is a newline.
+      int fd = ::open(it->c_str(), O_RDONLY | O_CLOEXEC);
+      char c = 0;
+      bool ok = fd >= 0 && ::pread(fd, &c, 1, static_cast<off_t>(off - 1)) == 1 && c == '\n';
+      if (fd >= 0) ::close(fd);
+      if (!ok) return Status::invalid(fmt::format("position '{}' is not at the start of an event", pos));
+    }
+    resume_file_ = static_cast<size_t>(it - files_.begin());
+    resume_offset_ = off;
+    return Status::ok();
+  }
+
   Status run(ChunkEmitter& out) override {
     if (!o_.follow) {
-      for (const auto& f : files_) {
-        Status s = read_whole(f, out);
+      for (size_t i = resume_file_; i < files_.size(); ++i) {
+        Status s = read_whole(files_[i], i == resume_file_ ? resume_offset_ : 0, out);
         if (!s) return s;
         if (out.stopping()) break;
       }
@@ -213,11 +246,16 @@ class FileSource final : public Source {
   }
 
  private:
-  Status read_whole(const std::string& path, ChunkEmitter& out) {
+  Status read_whole(const std::string& path, uint64_t offset, ChunkEmitter& out) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::io_error(fmt::format("cannot open '{}': {}", path, errno_text()));
+    if (offset > 0 && ::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
+      ::close(fd);
+      return Status::io_error(fmt::format("cannot seek '{}': {}", path, errno_text()));
+    }
     current_file_ = path;
-    LineAssembler la(o_, new_stream(path), 0);
+    current_offset_ = offset;
+    LineAssembler la(o_, new_stream(path), offset);
     bool eof = false;
     Status s;
     while (!eof && !out.stopping() && s.is_ok()) {
@@ -299,6 +337,8 @@ class FileSource final : public Source {
   std::vector<std::string> files_;
   std::string current_file_;
   uint64_t current_offset_ = 0;
+  size_t resume_file_ = 0;
+  uint64_t resume_offset_ = 0;
 };
 
 // ---------------------------------------------------------------- stdin

@@ -81,6 +81,7 @@ struct Engine::Impl : public ChunkEmitter {
     std::unique_ptr<RecordParser> parser;
     std::unique_ptr<WindowAggregator> window;
     OpScratch scratch;
+    std::vector<uint8_t> route_keep;  // records of a routed batch this worker owns
     RecordBatch parsed;
     Arena eval_arena;
     int64_t max_event_time = kMinTime;
@@ -311,7 +312,7 @@ struct Engine::Impl : public ChunkEmitter {
   void route(Worker& w, RecordBatch& b) {
     const uint32_t slots = b.slots();
     // Records owned by this worker are consumed in place after the others are copied out.
-    std::vector<uint8_t>& keep = w.scratch.keep;
+    std::vector<uint8_t>& keep = w.route_keep;  // not scratch.keep: consume() uses that
     keep.assign(b.size(), 0);
     bool any_self = false;
     for (uint32_t i = 0; i < b.size(); ++i) {
@@ -340,8 +341,7 @@ struct Engine::Impl : public ChunkEmitter {
       }
     }
     if (any_self) {
-      std::vector<uint8_t> keep_copy = keep;  // consume() reuses scratch
-      b.compact(keep_copy);
+      b.compact(keep);
       consume(w, b);
     }
   }

@@ -11,16 +11,7 @@
 #include "spate/analytics/count_min.h"
 #include "spate/analytics/sketch_test_util.h"
 
-// Counts heap allocations, to check "no allocation per update in steady state".
-// (noinline: GCC otherwise pairs the inlined malloc/free with new/delete and warns.)
-static std::atomic<uint64_t> g_allocations{0};
-__attribute__((noinline)) void* operator new(size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-__attribute__((noinline)) void operator delete(void* p) noexcept { std::free(p); }
-__attribute__((noinline)) void operator delete(void* p, size_t) noexcept { std::free(p); }
+#include "spate/analytics/alloc_counter_test_util.h"
 
 namespace spate {
 namespace {

@@ -23,6 +23,7 @@
 #include "spate/analytics/prng.h"
 #include "spate/analytics/reservoir.h"
 #include "spate/analytics/space_saving.h"
+#include "spate/analytics/trending.h"
 
 namespace spate {
 namespace {
@@ -148,6 +149,20 @@ void BM_SpaceSavingString_m1024_zipf(benchmark::State& state) {
   finish(state, in.size());
 }
 
+// Trending (two weighted Space-Saving summaries of 1024 counters, short 1m / long 1h): the
+// Zipf(1.1) strings at 1000 events per second of event time (10M draws span 2.8 h, about 170
+// short half-lives).
+void BM_Trending_m1024_zipf(benchmark::State& state) {
+  const auto& in = zipf_strings();
+  for (auto _ : state) {
+    Trending t(1024, 60'000, 3'600'000);
+    int64_t ts = 1767225600000;
+    for (std::string_view k : in) t.add(k, ts++);
+    benchmark::DoNotOptimize(t.count());
+  }
+  finish(state, in.size());
+}
+
 void BM_CountMin_d3(benchmark::State& state) {
   // epsilon = e / 2048 = 0.13%, depth 3 (delta = e^-3 = 5%).
   const auto& in = input(static_cast<int>(state.range(0)));
@@ -208,6 +223,7 @@ SPATE_ANALYTICS_BENCH(BM_HyperLogLog_p12_prehashed, 5);
 SPATE_ANALYTICS_BENCH(BM_Kll_k200, 5);
 SPATE_ANALYTICS_BENCH(BM_SpaceSavingU64_m1024, 5);
 BENCHMARK(BM_SpaceSavingString_m1024_zipf)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_Trending_m1024_zipf)->Unit(benchmark::kMillisecond)->Iterations(3);
 SPATE_ANALYTICS_BENCH(BM_CountMin_d3, 5);
 SPATE_ANALYTICS_BENCH(BM_Moments, 5);
 SPATE_ANALYTICS_BENCH(BM_Reservoir_n1024, 5);

@@ -180,6 +180,17 @@ class BasicSpaceSaving {
   uint64_t min_count() const {
     return counters_.size() < capacity_ ? 0 : buckets_[min_bucket_].count;
   }
+  // Forgets every item and the total but keeps the storage: a summary reused per epoch (the
+  // hot-key detector of spate/runtime/grouping.h) stops allocating once it has been full.
+  // O(capacity) (the index is wiped in place).
+  void clear() {
+    total_ = 0;
+    counters_.clear();
+    buckets_.clear();
+    free_bucket_ = -1;
+    min_bucket_ = -1;
+    std::fill(slots_.begin(), slots_.end(), Slot{0, -1});
+  }
 
   std::string serialize() const;
   static Result<BasicSpaceSaving> deserialize(std::string_view bytes);

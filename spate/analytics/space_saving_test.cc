@@ -185,6 +185,25 @@ TEST(SpaceSaving, NoAllocationPerUpdateInSteadyState) {
   EXPECT_EQ(g_allocations.load() - before_s, 0u);
 }
 
+// clear() forgets everything (the summary then behaves as a fresh one, item for item) and
+// keeps its storage: refilling a cleared summary allocates nothing.
+TEST(SpaceSaving, ClearForgetsAndKeepsStorage) {
+  const auto keys = test_util::make_stream(Stream::kZipf11, 50000, 100000, 5);
+  SpaceSavingU64 reused(512);
+  for (uint64_t k : keys) reused.add(k);
+  reused.clear();
+  EXPECT_EQ(reused.total(), 0u);
+  EXPECT_EQ(reused.size(), 0u);
+  EXPECT_EQ(reused.min_count(), 0u);
+  EXPECT_EQ(reused.estimate(keys[0]).count, 0u);
+  const uint64_t before = g_allocations.load();
+  for (uint64_t k : keys) reused.add(k * 3 + 1);
+  EXPECT_EQ(g_allocations.load() - before, 0u);
+  SpaceSavingU64 fresh(512);
+  for (uint64_t k : keys) fresh.add(k * 3 + 1);
+  EXPECT_EQ(reused.serialize(), fresh.serialize());
+}
+
 // Memory follows the counters in use, not the capacity: a restored or fresh summary with a huge
 // capacity and few items stays small (deserialize allocates nothing in proportion to an
 // unchecked size field).

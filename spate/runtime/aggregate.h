@@ -86,5 +86,10 @@ bool literal_number_arg(const ExprNode& call, size_t i, std::string_view keyword
 void register_basic_aggregates(AggregateRegistry& r);
 // stddev, variance, distinct, quantile, quantiles, top_k, sample (spate/analytics sketches).
 void register_analytics_aggregates(AggregateRegistry& r);
+// trending: rising items by forward-decayed rates (spate/runtime/trending_aggregate.cc).
+void register_trending_aggregate(AggregateRegistry& r);
+// ewma, drift, interest_shift: order-dependent aggregates with a defined merge
+// (spate/runtime/detector_aggregates.cc).
+void register_detector_aggregates(AggregateRegistry& r);
 
 }  // namespace spate

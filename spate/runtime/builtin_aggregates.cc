@@ -7,6 +7,8 @@ const AggregateRegistry& AggregateRegistry::builtin() {
     AggregateRegistry reg;
     register_basic_aggregates(reg);
     register_analytics_aggregates(reg);
+    register_trending_aggregate(reg);
+    register_detector_aggregates(reg);
     return reg;
   }();
   return r;

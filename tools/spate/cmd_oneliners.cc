@@ -3,14 +3,21 @@
 // a header row, or text lines).
 //
 //   spate top -f page -k 10            most frequent values (Space-Saving; --exact: hash map)
-//   spate stats -f latency_ms          count, mean, stddev, min, max, quantiles (Moments + KLL)
+//   spate stats -f latency_ms          count, mean, stddev, min, max, quantiles (Moments + KLL;
+//                                      --exact: every value kept, quantiles by sorting)
 //   spate distinct -f user --by country  distinct count (HyperLogLog p=12; --exact: hash set)
-//   spate drift -f latency_ms          one line per detected change (ADWIN, Page-Hinkley, CUSUM)
+//   spate drift -f latency_ms          one line per detected change (ADWIN, Page-Hinkley, CUSUM;
+//                                      a detector per --window and --by group, fed in arrival
+//                                      order; --method shift: top-k distribution of a categorical
+//                                      field compared between consecutive windows)
+//   spate trending -f page             rising values: short / long half-life decayed rates
+//                                      (decay by --time FIELD, else by arrival wall-clock time)
 //
 // Common: --by FIELD (one answer per group), --time FIELD --window DUR (one answer per tumbling
 // event-time window, closed in order once the largest event time seen passes window end +
 // --lateness; later events for a closed window are dropped and counted), --every DUR (print the
-// current answer every DUR of wall time while reading, also when the input is idle). Events
+// current answer every DUR of wall time while reading, also when the input is idle; `drift`
+// prints its detections as they happen and, with --every, a status row per open detector). Events
 // without the field, with an unusable value or malformed lines are skipped and counted; the
 // counts go to stderr at exit ("spate top: 3 events without field 'x'").
 //
@@ -24,6 +31,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -37,11 +45,13 @@
 
 #include "spate/analytics/adwin.h"
 #include "spate/analytics/cusum.h"
+#include "spate/analytics/distribution_shift.h"
 #include "spate/analytics/hyperloglog.h"
 #include "spate/analytics/kll.h"
 #include "spate/analytics/moments.h"
 #include "spate/analytics/page_hinkley.h"
 #include "spate/analytics/space_saving.h"
+#include "spate/analytics/trending.h"
 #include "spate/common/time.h"
 #include "spate/io/csv.h"
 #include "tools/spate/command.h"
@@ -217,8 +227,10 @@ class TopState {
 
 struct StatsConfig {
   std::vector<double> quantiles;
+  bool exact = false;
 };
 
+// Moments + KLL, or with --exact every value kept: sums in long double, quantiles by sorting.
 class StatsState {
  public:
   using Config = StatsConfig;
@@ -228,6 +240,10 @@ class StatsState {
 
   explicit StatsState(const StatsConfig& c) : config_(c), kll_(kKllK, 1) {}
   void add(std::string_view /*unused*/, double x) {
+    if (config_.exact) {
+      if (std::isfinite(x)) values_.push_back(x);  // as Moments: non-finite values are skipped
+      return;
+    }
     moments_.add(x);
     kll_.add(x);
   }
@@ -239,35 +255,75 @@ class StatsState {
     return h;
   }
   void json(std::string& out) const {
-    fmt::format_to(std::back_inserter(out), ",\"count\":{},\"mean\":", moments_.count());
-    append_json_number(out, moments_.mean());
+    const Summary s = summary();
+    fmt::format_to(std::back_inserter(out), ",\"count\":{},\"mean\":", s.count);
+    append_json_number(out, s.mean);
     out += ",\"stddev\":";
-    append_json_number(out, moments_.stddev());
+    append_json_number(out, s.stddev);
     out += ",\"min\":";
-    append_json_number(out, moments_.min());
+    append_json_number(out, s.min);
     out += ",\"max\":";
-    append_json_number(out, moments_.max());
+    append_json_number(out, s.max);
     out += ",\"quantiles\":{";
-    const auto qv = kll_.quantiles(config_.quantiles);
-    for (size_t i = 0; i < qv.size(); ++i) {
+    for (size_t i = 0; i < s.quantiles.size(); ++i) {
       if (i > 0) out.push_back(',');
       fmt::format_to(std::back_inserter(out), "\"{}\":", config_.quantiles[i]);
-      append_json_number(out, qv[i]);
+      append_json_number(out, s.quantiles[i]);
     }
     out.push_back('}');
   }
   void rows(std::vector<std::vector<std::string>>& out, bool human) const {
-    std::vector<std::string> r{std::to_string(moments_.count()), num_text(moments_.mean(), human),
-                               num_text(moments_.stddev(), human), num_text(moments_.min(), human),
-                               num_text(moments_.max(), human)};
-    for (double q : kll_.quantiles(config_.quantiles)) r.push_back(num_text(q, human));
+    const Summary s = summary();
+    std::vector<std::string> r{std::to_string(s.count), num_text(s.mean, human),
+                               num_text(s.stddev, human), num_text(s.min, human),
+                               num_text(s.max, human)};
+    for (double q : s.quantiles) r.push_back(num_text(q, human));
     out.push_back(std::move(r));
   }
 
  private:
+  struct Summary {
+    uint64_t count = 0;
+    double mean, stddev, min, max;  // NaN when count == 0
+    std::vector<double> quantiles;
+  };
+
+  Summary summary() const {
+    Summary s;
+    if (!config_.exact) {
+      s = {moments_.count(), moments_.mean(), moments_.stddev(), moments_.min(), moments_.max(),
+           kll_.quantiles(config_.quantiles)};
+      return s;
+    }
+    constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+    s.count = values_.size();
+    s.mean = s.stddev = s.min = s.max = kNaN;
+    s.quantiles.assign(config_.quantiles.size(), kNaN);
+    if (values_.empty()) return s;
+    std::sort(values_.begin(), values_.end());  // nearly sorted again on an --every refresh
+    const auto n = static_cast<long double>(values_.size());
+    long double sum = 0;
+    for (double v : values_) sum += v;
+    const long double mean = sum / n;
+    long double ss = 0;
+    for (double v : values_) ss += (v - mean) * (v - mean);
+    s.mean = static_cast<double>(mean);
+    s.stddev = static_cast<double>(std::sqrt(ss / n));  // population, as Moments
+    s.min = values_.front();
+    s.max = values_.back();
+    // The smallest value whose rank (fraction of values <= it) is >= q: KLL's definition.
+    for (size_t i = 0; i < config_.quantiles.size(); ++i) {
+      const double q = std::clamp(config_.quantiles[i], 0.0, 1.0);
+      const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(values_.size())));
+      s.quantiles[i] = values_[std::min(values_.size() - 1, rank == 0 ? 0 : rank - 1)];
+    }
+    return s;
+  }
+
   StatsConfig config_;
   Moments moments_;
   KllSketch kll_;
+  mutable std::vector<double> values_;  // --exact; sorted lazily by summary()
 };
 
 struct DistinctConfig {
@@ -309,6 +365,65 @@ class DistinctState {
  private:
   std::optional<HyperLogLog> hll_;
   absl::flat_hash_set<std::string> exact_;
+};
+
+struct TrendingConfig {
+  size_t k = 10;
+  uint32_t capacity = 1024;
+  double short_ms = 60000;
+  double long_ms = 3600000;
+  bool processing_time = true;  // no --time: events are stamped with the wall clock
+};
+
+// Forward-decayed rates at two half-lives (spate/analytics/trending.h). Rates are evaluated at
+// the latest event time seen (--time), or at the wall clock when printed (processing time, so
+// with --every an item that stops arriving decays while the input is idle).
+class TrendingState {
+ public:
+  using Config = TrendingConfig;
+  static constexpr bool kNumeric = false;
+  static constexpr bool kFieldColumn = false;
+  static constexpr bool kTimed = true;
+
+  explicit TrendingState(const TrendingConfig& c)
+      : config_(c), sketch_(c.capacity, c.short_ms, c.long_ms) {}
+  void add(std::string_view v, double /*unused*/, int64_t t_ms) { sketch_.add(v, t_ms); }
+  std::vector<Trending::Entry> top() const {
+    const int64_t now = config_.processing_time ? std::max(wall_clock_ms(), sketch_.max_time())
+                                                : sketch_.max_time();
+    return sketch_.top_rising(config_.k, now);
+  }
+  static std::vector<std::string> header(const std::string& field) {
+    return {field, "score", "short_rate", "long_rate"};
+  }
+  void json(std::string& out) const {
+    fmt::format_to(std::back_inserter(out), ",\"total\":{},\"trending\":[", sketch_.count());
+    bool first = true;
+    for (const auto& e : top()) {
+      if (!first) out.push_back(',');
+      first = false;
+      out += "{\"value\":";
+      append_json_string(out, e.item);
+      out += ",\"score\":";
+      append_json_number(out, e.score);
+      out += ",\"short_rate\":";
+      append_json_number(out, e.short_rate);
+      out += ",\"long_rate\":";
+      append_json_number(out, e.long_rate);
+      out.push_back('}');
+    }
+    out.push_back(']');
+  }
+  void rows(std::vector<std::vector<std::string>>& out, bool human) const {
+    for (const auto& e : top()) {
+      out.push_back({e.item, num_text(e.score, human), num_text(e.short_rate, human),
+                     num_text(e.long_rate, human)});
+    }
+  }
+
+ private:
+  TrendingConfig config_;
+  Trending sketch_;
 };
 
 // ---- reading and reporting shared by every command ----
@@ -463,7 +578,7 @@ class Aggregator {
       auto l = parse_duration_ms(flags.lateness);
       if (!l.is_ok() || *l < 0) throw std::invalid_argument("--lateness: bad duration");
       lateness_ms_ = *l;
-    } else if (!flags.time_field.empty()) {
+    } else if (!flags.time_field.empty() && !kTimedState) {
       throw std::invalid_argument("--time needs --window DUR");
     }
     if (!flags.every.empty()) every_ms_ = *parse_duration_flag("--every", flags.every);
@@ -487,6 +602,9 @@ class Aggregator {
 
  private:
   using Groups = absl::flat_hash_map<std::string, std::unique_ptr<State>>;
+  // A State with kTimed takes each event's time: add(value, x, t_ms) (--time without --window
+  // is then allowed).
+  static constexpr bool kTimedState = requires { State::kTimed; };
 
   void on_line(const char* line, size_t len, size_t cap) {
     size_t missing = 0;
@@ -510,12 +628,14 @@ class Aggregator {
       }
     }
     int64_t window_start = 0;
-    if (window_ms_ > 0) {
-      int64_t t;
+    int64_t t = 0;
+    if (window_ms_ > 0 || (kTimedState && !flags_.time_field.empty())) {
       if (!parse_event_time(extractor_.value(kTimeSlot), extractor_.is_string(kTimeSlot), &t)) {
         ++skips_.bad_time;
         return;
       }
+    }
+    if (window_ms_ > 0) {
       window_start = t - (((t % window_ms_) + window_ms_) % window_ms_);
       if (window_start < closed_before_) {
         ++skips_.late;
@@ -530,8 +650,14 @@ class Aggregator {
         }
       }
     }
-    state_for(window_start, flags_.by.empty() ? std::string_view() : extractor_.value(kGroupSlot))
-        .add(extractor_.value(kValueSlot), x);
+    State& state = state_for(window_start, flags_.by.empty() ? std::string_view()
+                                                            : extractor_.value(kGroupSlot));
+    if constexpr (kTimedState) {
+      // Event time with --time, else processing time (the wall clock at arrival).
+      state.add(extractor_.value(kValueSlot), x, flags_.time_field.empty() ? wall_clock_ms() : t);
+    } else {
+      state.add(extractor_.value(kValueSlot), x);
+    }
   }
 
   State& state_for(int64_t window_start, std::string_view group) {
@@ -687,8 +813,12 @@ struct DriftFlags {
   std::string method = "adwin";
   double delta = -1;
   double lambda = -1;
+  size_t top = 20;  // shift: the top-k distribution compared between windows
+  double false_alarm = 0.01;
 };
 
+// One numeric detector, plus what the --every status rows show: values seen, detections, and
+// the mean of the values since the last detection (the current regime).
 class DriftDetector {
  public:
   explicit DriftDetector(const DriftFlags& f) {
@@ -703,100 +833,450 @@ class DriftDetector {
       ph_.emplace(o);
     } else {
       CusumOptions o;
+      if (f.delta >= 0) o.k = f.delta;
       if (f.lambda > 0) o.h = f.lambda;
       cusum_.emplace(o);
     }
   }
   // The detection this value raised, if any.
   const DriftEvent* update(double x) {
-    if (adwin_) return adwin_->update(x) ? &*adwin_->last_detection() : nullptr;
-    if (ph_) return ph_->update(x) ? &*ph_->last_detection() : nullptr;
-    return cusum_->update(x) ? &*cusum_->last_detection() : nullptr;
+    ++values_;
+    ++regime_n_;
+    regime_mean_ += (x - regime_mean_) / static_cast<double>(regime_n_);
+    const DriftEvent* e = nullptr;
+    if (adwin_) {
+      e = adwin_->update(x) ? &*adwin_->last_detection() : nullptr;
+    } else if (ph_) {
+      e = ph_->update(x) ? &*ph_->last_detection() : nullptr;
+    } else {
+      e = cusum_->update(x) ? &*cusum_->last_detection() : nullptr;
+    }
+    if (e != nullptr) {
+      ++detections_;
+      regime_n_ = 0;
+      regime_mean_ = 0;
+    }
+    return e;
+  }
+  uint64_t values() const { return values_; }
+  uint64_t detections() const { return detections_; }
+  double regime_mean() const {
+    return regime_n_ == 0 ? std::numeric_limits<double>::quiet_NaN() : regime_mean_;
   }
 
  private:
   std::optional<Adwin> adwin_;
   std::optional<PageHinkley> ph_;
   std::optional<Cusum> cusum_;
+  uint64_t values_ = 0;
+  uint64_t detections_ = 0;
+  uint64_t regime_n_ = 0;
+  double regime_mean_ = 0;
+};
+
+// `spate drift`. Numeric methods run one detector per (--window, --by group) over the values in
+// arrival order and print each detection when it happens. --method shift summarizes a
+// categorical field per window and group (Space-Saving) and, when a window closes, compares its
+// top-k distribution with the group's previous window (DistributionShift), printing a row when
+// they differ. --every prints a status row per open window and group.
+class DriftRunner {
+ public:
+  explicit DriftRunner(const DriftFlags& f)
+      : flags_(f),
+        c_(f.common),
+        shift_mode_(f.method == "shift"),
+        names_{c_.field, c_.by, c_.time_field},
+        extractor_(input_format_of(c_.input_format), names_),
+        output_(output_format_of(c_.output_format)) {
+    if (!c_.window.empty()) {
+      if (c_.time_field.empty()) throw std::invalid_argument("--window needs --time FIELD");
+      window_ms_ = *parse_duration_flag("--window", c_.window);
+      auto l = parse_duration_ms(c_.lateness);
+      if (!l.is_ok() || *l < 0) throw std::invalid_argument("--lateness: bad duration");
+      lateness_ms_ = *l;
+    }
+    if (shift_mode_ && window_ms_ == 0) {
+      throw std::invalid_argument("--method shift compares windows: it needs --time FIELD --window DUR");
+    }
+    if (shift_mode_ && (flags_.delta >= 0 || flags_.lambda >= 0)) {
+      throw std::invalid_argument("--delta and --lambda do not apply to --method shift");
+    }
+    if (flags_.method == "adwin" && flags_.delta >= 1) {
+      throw std::invalid_argument("--delta: adwin's confidence must be in (0, 1)");
+    }
+    if (!c_.every.empty()) every_ms_ = *parse_duration_flag("--every", c_.every);
+    shift_options_.alpha = flags_.false_alarm;
+    shift_options_.top = static_cast<uint32_t>(flags_.top);
+    capacity_ = static_cast<uint32_t>(
+        std::min<size_t>(SpaceSaving::kMaxCapacity, std::max<size_t>(1024, 10 * flags_.top)));
+  }
+
+  int run() {
+    const int rc = read_inputs(
+        "drift", c_.inputs,
+        [this](const char* line, size_t len, size_t cap) { on_line(line, len, cap); }, every_ms_,
+        [this] {
+          emit_status();
+          flush_out(out_);
+        });
+    if (rc != kExitOk) return rc;
+    close_windows_until(kMaxTime);  // the input ended: every window is complete
+    flush_out(out_);
+    report_skips("drift", names_, skips_);
+    return kExitOk;
+  }
+
+ private:
+  // The open state of one group in one window.
+  struct Group {
+    std::unique_ptr<DriftDetector> detector;  // numeric methods
+    std::unique_ptr<SpaceSaving> summary;     // shift
+  };
+  using Groups = absl::flat_hash_map<std::string, Group>;
+
+  void on_line(const char* line, size_t len, size_t cap) {
+    size_t missing = 0;
+    switch (extractor_.extract(line, len, cap, &missing)) {
+      case ExtractOutcome::kHeader: return;
+      case ExtractOutcome::kMalformed: ++skips_.malformed; return;
+      case ExtractOutcome::kMissing: ++skips_.missing[missing]; return;
+      case ExtractOutcome::kOk: break;
+    }
+    ++line_index_;
+    double x = 0;
+    if (!shift_mode_ && !parse_number(extractor_.value(kValueSlot), &x)) {
+      ++skips_.non_numeric;
+      return;
+    }
+    int64_t t = 0;
+    if (!c_.time_field.empty() &&
+        !parse_event_time(extractor_.value(kTimeSlot), extractor_.is_string(kTimeSlot), &t)) {
+      ++skips_.bad_time;
+      return;
+    }
+    int64_t window_start = 0;
+    if (window_ms_ > 0) {
+      window_start = t - (((t % window_ms_) + window_ms_) % window_ms_);
+      if (window_start < closed_before_) {
+        ++skips_.late;
+        return;
+      }
+      if (t > max_time_) {
+        max_time_ = t;
+        close_windows_until(max_time_ - lateness_ms_);
+        if (window_start < closed_before_) {
+          ++skips_.late;
+          return;
+        }
+      }
+    }
+    const std::string_view group =
+        c_.by.empty() ? std::string_view() : extractor_.value(kGroupSlot);
+    Groups& groups = windows_[window_start];
+    auto it = groups.find(av(group));
+    if (it == groups.end()) {
+      Group g;
+      if (shift_mode_) {
+        g.summary = std::make_unique<SpaceSaving>(capacity_);
+      } else {
+        g.detector = std::make_unique<DriftDetector>(flags_);
+      }
+      it = groups.emplace(std::string(group), std::move(g)).first;
+    }
+    if (shift_mode_) {
+      it->second.summary->add(extractor_.value(kValueSlot));
+      return;
+    }
+    const DriftEvent* e = it->second.detector->update(x);
+    if (e == nullptr) return;
+    emit_detection(window_start, group, t, *e);
+    flush_out(out_);
+  }
+
+  // Closes every window whose end is <= watermark, in window order.
+  void close_windows_until(int64_t watermark) {
+    while (!windows_.empty() &&
+           (window_ms_ == 0 || windows_.begin()->first + window_ms_ <= watermark)) {
+      if (shift_mode_) close_shift_window(windows_.begin()->first, windows_.begin()->second);
+      if (window_ms_ > 0) {
+        closed_before_ = std::max(closed_before_, windows_.begin()->first + window_ms_);
+      }
+      windows_.erase(windows_.begin());
+      if (window_ms_ == 0) break;
+    }
+    if (window_ms_ > 0 && watermark >= closed_before_ && watermark < kMaxTime) {
+      closed_before_ = std::max(
+          closed_before_, watermark - (((watermark % window_ms_) + window_ms_) % window_ms_));
+    }
+    flush_out(out_);
+  }
+
+  // The window's top-k distribution per group, compared with the group's previous window.
+  void close_shift_window(int64_t start, const Groups& groups) {
+    std::vector<const Groups::value_type*> sorted;
+    for (const auto& g : groups) sorted.push_back(&g);
+    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+    for (const auto* g : sorted) {
+      const SpaceSaving& s = *g->second.summary;
+      CategoryCounts w;
+      w.total = s.total();
+      w.unlisted_max = s.min_count();
+      auto top = s.top(flags_.top + 1);
+      if (top.size() > flags_.top) {
+        w.unlisted_max = std::max(w.unlisted_max, top.back().count);
+        top.pop_back();
+      }
+      for (auto& e : top) w.items.push_back({std::move(e.item), ItemCount{e.count, e.error}});
+      auto track = shift_tracks_.find(av(g->first));
+      if (track == shift_tracks_.end()) {
+        track = shift_tracks_.emplace(g->first, ShiftTrack{DistributionShift(shift_options_), 0, 0}).first;
+      }
+      ShiftTrack& tr = track->second;
+      const uint64_t total = w.total;
+      auto shifted = tr.detector.observe(std::move(w));
+      if (shifted.is_ok() && *shifted) {
+        emit_shift(start, g->first, tr.previous_start, tr.previous_total, total,
+                   *tr.detector.last_report());
+      }
+      tr.previous_start = start;
+      tr.previous_total = total;
+    }
+  }
+
+  // Columns before the method's own: [kind] [window_start window_end] [group].
+  void begin_row(std::string_view kind, int64_t window_start, std::string_view group,
+                 std::vector<std::string>& cells) const {
+    if (every_ms_ > 0) cells.emplace_back(kind);
+    if (window_ms_ > 0) {
+      cells.push_back(format_rfc3339_ms(window_start));
+      cells.push_back(format_rfc3339_ms(window_start + window_ms_));
+    }
+    if (!c_.by.empty()) cells.emplace_back(group);
+  }
+  void begin_json(std::string_view kind, int64_t window_start, std::string_view group) {
+    out_.push_back('{');
+    if (every_ms_ > 0) fmt::format_to(std::back_inserter(out_), "\"kind\":\"{}\",", kind);
+    if (window_ms_ > 0) {
+      out_ += "\"window_start\":\"";
+      append_rfc3339_ms(out_, window_start);
+      out_ += "\",\"window_end\":\"";
+      append_rfc3339_ms(out_, window_start + window_ms_);
+      out_ += "\",";
+    }
+    if (!c_.by.empty()) {
+      append_json_string(out_, c_.by);
+      out_.push_back(':');
+      append_json_string(out_, group);
+      out_.push_back(',');
+    }
+    out_ += "\"field\":";
+    append_json_string(out_, c_.field);
+  }
+  void write_cells(const std::vector<std::string>& cells) {
+    if (!header_done_) {
+      header_done_ = true;
+      std::vector<std::string> header;
+      if (every_ms_ > 0) header.emplace_back("kind");
+      if (window_ms_ > 0) {
+        header.emplace_back("window_start");
+        header.emplace_back("window_end");
+      }
+      if (!c_.by.empty()) header.push_back(c_.by);
+      if (shift_mode_) {
+        for (const char* h : {"previous_window_start", "events", "statistic", "threshold", "js",
+                              "rising", "falling", "method"}) {
+          header.emplace_back(h);
+        }
+      } else {
+        if (!c_.time_field.empty()) header.emplace_back("time");
+        for (const char* h : {"index", "event", "statistic", "mean_before", "mean_after",
+                              "direction", "method"}) {
+          header.emplace_back(h);
+        }
+      }
+      write_cells(header);
+      return write_cells(cells);
+    }
+    const char sep = output_ == OutputFormat::kCsv ? ',' : '\t';
+    for (size_t i = 0; i < cells.size(); ++i) {
+      if (i > 0) out_.push_back(sep);
+      if (output_ == OutputFormat::kCsv) {
+        append_csv_field(out_, cells[i], ',');
+      } else {
+        out_ += cells[i];
+      }
+    }
+    out_.push_back('\n');
+  }
+
+  void emit_detection(int64_t window_start, std::string_view group, int64_t t,
+                      const DriftEvent& e) {
+    if (output_ == OutputFormat::kJson) {
+      begin_json("detection", window_start, group);
+      if (!c_.time_field.empty()) {
+        out_ += ",\"time\":\"";
+        append_rfc3339_ms(out_, t);
+        out_.push_back('"');
+      }
+      fmt::format_to(std::back_inserter(out_), ",\"index\":{},\"event\":{},\"statistic\":",
+                     e.index, line_index_);
+      append_json_number(out_, e.statistic);
+      out_ += ",\"mean_before\":";
+      append_json_number(out_, e.mean_before);
+      out_ += ",\"mean_after\":";
+      append_json_number(out_, e.mean_after);
+      fmt::format_to(std::back_inserter(out_), ",\"direction\":\"{}\",\"method\":\"{}\"}}\n",
+                     drift_direction_name(e.direction), e.method);
+      return;
+    }
+    const bool human = output_ == OutputFormat::kText;
+    std::vector<std::string> cells;
+    begin_row("detection", window_start, group, cells);
+    if (!c_.time_field.empty()) cells.push_back(format_rfc3339_ms(t));
+    cells.push_back(std::to_string(e.index));
+    cells.push_back(std::to_string(line_index_));
+    cells.push_back(num_text(e.statistic, human));
+    cells.push_back(num_text(e.mean_before, human));
+    cells.push_back(num_text(e.mean_after, human));
+    cells.emplace_back(drift_direction_name(e.direction));
+    cells.emplace_back(e.method);
+    write_cells(cells);
+  }
+
+  static std::string shares_text(const std::vector<ShareChange>& changes) {
+    std::string t;
+    for (const auto& c : changes) {
+      if (!t.empty()) t.push_back(' ');
+      t += fmt::format("{}:{:.4g}->{:.4g}", c.item, c.before, c.after);
+    }
+    return t;
+  }
+  void append_shares_json(const std::vector<ShareChange>& changes) {
+    out_.push_back('[');
+    for (size_t i = 0; i < changes.size(); ++i) {
+      if (i > 0) out_.push_back(',');
+      out_ += "{\"value\":";
+      append_json_string(out_, changes[i].item);
+      out_ += ",\"before\":";
+      append_json_number(out_, changes[i].before);
+      out_ += ",\"after\":";
+      append_json_number(out_, changes[i].after);
+      out_.push_back('}');
+    }
+    out_.push_back(']');
+  }
+
+  void emit_shift(int64_t start, std::string_view group, int64_t previous_start,
+                  uint64_t previous_total, uint64_t total, const ShiftReport& r) {
+    if (output_ == OutputFormat::kJson) {
+      begin_json("detection", start, group);
+      out_ += ",\"before\":{\"window_start\":\"";
+      append_rfc3339_ms(out_, previous_start);
+      fmt::format_to(std::back_inserter(out_), "\",\"events\":{}}},\"after\":{{\"events\":{}}}",
+                     previous_total, total);
+      out_ += ",\"statistic\":";
+      append_json_number(out_, r.tv);
+      out_ += ",\"threshold\":";
+      append_json_number(out_, r.threshold);
+      out_ += ",\"js\":";
+      append_json_number(out_, r.js);
+      out_ += ",\"rising\":";
+      append_shares_json(r.rising);
+      out_ += ",\"falling\":";
+      append_shares_json(r.falling);
+      out_ += ",\"method\":\"shift\"}\n";
+      return;
+    }
+    const bool human = output_ == OutputFormat::kText;
+    std::vector<std::string> cells;
+    begin_row("detection", start, group, cells);
+    cells.push_back(format_rfc3339_ms(previous_start));
+    cells.push_back(std::to_string(total));
+    cells.push_back(num_text(r.tv, human));
+    cells.push_back(num_text(r.threshold, human));
+    cells.push_back(num_text(r.js, human));
+    cells.push_back(shares_text(r.rising));
+    cells.push_back(shares_text(r.falling));
+    cells.emplace_back("shift");
+    write_cells(cells);
+  }
+
+  // --every: one row per open window and group.
+  void emit_status() {
+    const bool human = output_ == OutputFormat::kText;
+    for (const auto& [start, groups] : windows_) {
+      std::vector<const Groups::value_type*> sorted;
+      for (const auto& g : groups) sorted.push_back(&g);
+      std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+      for (const auto* g : sorted) {
+        const Group& s = g->second;
+        if (output_ == OutputFormat::kJson) {
+          begin_json("status", start, g->first);
+          if (shift_mode_) {
+            fmt::format_to(std::back_inserter(out_), ",\"events\":{},\"method\":\"shift\"}}\n",
+                           s.summary->total());
+          } else {
+            fmt::format_to(std::back_inserter(out_), ",\"values\":{},\"detections\":{},\"mean\":",
+                           s.detector->values(), s.detector->detections());
+            append_json_number(out_, s.detector->regime_mean());
+            fmt::format_to(std::back_inserter(out_), ",\"method\":\"{}\"}}\n", flags_.method);
+          }
+          continue;
+        }
+        std::vector<std::string> cells;
+        begin_row("status", start, g->first, cells);
+        if (shift_mode_) {
+          for (const std::string& v : {std::string(), std::to_string(s.summary->total()),
+                                       std::string(), std::string(), std::string(), std::string(),
+                                       std::string(), std::string("shift")}) {
+            cells.push_back(v);
+          }
+        } else {
+          // index = values seen, mean_after = mean since the last detection.
+          if (!c_.time_field.empty()) cells.emplace_back();
+          cells.push_back(std::to_string(s.detector->values()));
+          cells.push_back(std::to_string(line_index_));
+          cells.emplace_back();
+          cells.emplace_back();
+          cells.push_back(num_text(s.detector->regime_mean(), human));
+          cells.emplace_back();
+          cells.push_back(flags_.method);
+        }
+        write_cells(cells);
+      }
+    }
+  }
+
+  struct ShiftTrack {
+    DistributionShift detector;
+    int64_t previous_start;
+    uint64_t previous_total;
+  };
+
+  const DriftFlags& flags_;
+  const CommonFlags& c_;
+  bool shift_mode_;
+  std::vector<std::string> names_;
+  FieldExtractor extractor_;
+  OutputFormat output_;
+  int64_t window_ms_ = 0;
+  int64_t lateness_ms_ = 0;
+  int64_t every_ms_ = 0;
+  int64_t max_time_ = kMinTime;
+  int64_t closed_before_ = kMinTime;
+  std::map<int64_t, Groups> windows_;  // without --window: one, at 0
+  absl::flat_hash_map<std::string, ShiftTrack> shift_tracks_;
+  DistributionShiftOptions shift_options_;
+  uint32_t capacity_ = 1024;
+  uint64_t line_index_ = 0;
+  SkipCounts skips_;
+  std::string out_;
+  bool header_done_ = false;
 };
 
 int run_drift(const DriftFlags& f) {
-  const CommonFlags& c = f.common;
-  const std::vector<std::string> names{c.field, c.by};
-  FieldExtractor extractor(input_format_of(c.input_format), names);
-  const OutputFormat output = output_format_of(c.output_format);
-  absl::flat_hash_map<std::string, std::unique_ptr<DriftDetector>> detectors;
-  SkipCounts skips;
-  std::string out;
-  bool header_done = false;
-  uint64_t line_index = 0;
-  auto on_line = [&](const char* line, size_t len, size_t cap) {
-    size_t missing = 0;
-    switch (extractor.extract(line, len, cap, &missing)) {
-      case ExtractOutcome::kHeader: return;
-      case ExtractOutcome::kMalformed: ++skips.malformed; return;
-      case ExtractOutcome::kMissing: ++skips.missing[missing]; return;
-      case ExtractOutcome::kOk: break;
-    }
-    ++line_index;
-    double x;
-    if (!parse_number(extractor.value(kValueSlot), &x)) {
-      ++skips.non_numeric;
-      return;
-    }
-    const std::string_view group = c.by.empty() ? std::string_view() : extractor.value(kGroupSlot);
-    auto it = detectors.find(av(group));
-    if (it == detectors.end()) {
-      it = detectors.emplace(std::string(group), std::make_unique<DriftDetector>(f)).first;
-    }
-    const DriftEvent* e = it->second->update(x);
-    if (e == nullptr) return;
-    if (output == OutputFormat::kJson) {
-      out.push_back('{');
-      if (!c.by.empty()) {
-        append_json_string(out, c.by);
-        out.push_back(':');
-        append_json_string(out, group);
-        out.push_back(',');
-      }
-      out += "\"field\":";
-      append_json_string(out, c.field);
-      fmt::format_to(std::back_inserter(out), ",\"index\":{},\"event\":{},\"statistic\":", e->index,
-                     line_index);
-      append_json_number(out, e->statistic);
-      out += ",\"mean_before\":";
-      append_json_number(out, e->mean_before);
-      out += ",\"mean_after\":";
-      append_json_number(out, e->mean_after);
-      fmt::format_to(std::back_inserter(out), ",\"direction\":\"{}\",\"method\":\"{}\"}}\n",
-                     drift_direction_name(e->direction), e->method);
-    } else {
-      const char sep = output == OutputFormat::kCsv ? ',' : '\t';
-      if (!header_done) {
-        header_done = true;
-        if (!c.by.empty()) fmt::format_to(std::back_inserter(out), "{}{}", c.by, sep);
-        fmt::format_to(std::back_inserter(out), "index{0}event{0}statistic{0}mean_before{0}mean_after{0}direction{0}method\n", sep);
-      }
-      if (!c.by.empty()) {
-        if (output == OutputFormat::kCsv) {
-          append_csv_field(out, group, ',');
-        } else {
-          out += group;
-        }
-        out.push_back(sep);
-      }
-      const bool human = output == OutputFormat::kText;
-      fmt::format_to(std::back_inserter(out), "{1}{0}{2}{0}{3}{0}{4}{0}{5}{0}{6}{0}{7}\n", sep,
-                     e->index, line_index, num_text(e->statistic, human),
-                     num_text(e->mean_before, human), num_text(e->mean_after, human),
-                     drift_direction_name(e->direction), e->method);
-    }
-    flush_out(out);
-  };
-  const int rc = read_inputs("drift", c.inputs, on_line, 0, [] {});
-  flush_out(out);
-  report_skips("drift", names, skips);
-  return rc;
+  DriftRunner runner(f);
+  return runner.run();
 }
 
 }  // namespace
@@ -833,11 +1313,11 @@ Runner add_stats_command(CLI::App& root) {
       "stats", "Count, mean, stddev (population), min, max and quantiles (KLL) of a numeric field");
   auto flags = std::make_shared<CommonFlags>();
   auto qs = std::make_shared<std::string>("0.5,0.9,0.99");
-  add_common_flags(cmd, *flags, false, true);
+  add_common_flags(cmd, *flags, true, true);
   cmd->add_option("-q,--quantiles", *qs, "Quantiles to estimate")->capture_default_str();
   return [flags, qs] {
     try {
-      StatsConfig config{parse_quantiles(*qs)};
+      StatsConfig config{parse_quantiles(*qs), flags->exact};
       auto header = StatsState::header_for(flags->field, config.quantiles);
       Aggregator<StatsState> agg("stats", *flags, config, header);
       return agg.run();
@@ -866,19 +1346,68 @@ Runner add_distinct_command(CLI::App& root) {
 
 Runner add_drift_command(CLI::App& root) {
   auto* cmd = root.add_subcommand(
-      "drift", "Detect changes in the mean of a numeric field (one line per detection)");
+      "drift",
+      "Detect changes in the mean of a numeric field, or (--method shift) in the top-k "
+      "distribution of a categorical field between consecutive windows (one line per detection)");
   auto flags = std::make_shared<DriftFlags>();
-  add_common_flags(cmd, flags->common, false, false);
-  cmd->add_option("--method", flags->method, "adwin, page_hinkley or cusum")
+  add_common_flags(cmd, flags->common, false, true);
+  cmd->add_option("--method", flags->method, "adwin, page_hinkley, cusum or shift (categorical)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"adwin", "page_hinkley", "cusum"}));
-  cmd->add_option("--delta", flags->delta, "adwin: confidence; page_hinkley: tolerated change");
+      ->check(CLI::IsMember({"adwin", "page_hinkley", "cusum", "shift"}));
+  cmd->add_option("--delta", flags->delta,
+                  "adwin: confidence; page_hinkley: tolerated change; cusum: k (sigmas)");
   cmd->add_option("--lambda", flags->lambda, "page_hinkley: threshold; cusum: h (sigmas)");
+  cmd->add_option("-k,--top", flags->top, "shift: items in each window's top-k distribution")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--false-alarm", flags->false_alarm,
+                  "shift: false-alarm probability per comparison")
+      ->capture_default_str()
+      ->check(CLI::Range(1e-12, 0.5));
   return [flags] {
     try {
       return run_drift(*flags);
     } catch (const std::invalid_argument& e) {
       fmt::print(stderr, "spate drift: {}\n", e.what());
+      return kExitUsage;
+    }
+  };
+}
+
+Runner add_trending_command(CLI::App& root) {
+  auto* cmd = root.add_subcommand(
+      "trending", "Values whose rate is rising: short / long half-life decayed rates");
+  auto flags = std::make_shared<CommonFlags>();
+  auto k = std::make_shared<size_t>(10);
+  auto capacity = std::make_shared<uint32_t>(0);
+  auto short_hl = std::make_shared<std::string>("1m");
+  auto long_hl = std::make_shared<std::string>("1h");
+  add_common_flags(cmd, *flags, false, true);
+  cmd->add_option("-k", *k, "How many values to show")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--short", *short_hl, "Short half-life (the recent rate)")->capture_default_str();
+  cmd->add_option("--long", *long_hl, "Long half-life (the baseline rate)")->capture_default_str();
+  cmd->add_option("--capacity", *capacity,
+                  "Space-Saving counters per half-life (default max(1024, 10k))")
+      ->check(CLI::Range(1u, Trending::kMaxCapacity));
+  return [flags, k, capacity, short_hl, long_hl] {
+    try {
+      TrendingConfig config;
+      config.k = *k;
+      config.capacity = *capacity != 0
+                            ? *capacity
+                            : static_cast<uint32_t>(std::min<size_t>(
+                                  Trending::kMaxCapacity, std::max<size_t>(1024, 10 * *k)));
+      config.short_ms = static_cast<double>(*parse_duration_flag("--short", *short_hl));
+      config.long_ms = static_cast<double>(*parse_duration_flag("--long", *long_hl));
+      if (config.short_ms >= config.long_ms) {
+        throw std::invalid_argument("--short must be shorter than --long");
+      }
+      config.processing_time = flags->time_field.empty();
+      Aggregator<TrendingState> agg("trending", *flags, config,
+                                    TrendingState::header(flags->field));
+      return agg.run();
+    } catch (const std::invalid_argument& e) {
+      fmt::print(stderr, "spate trending: {}\n", e.what());
       return kExitUsage;
     }
   };

@@ -23,6 +23,7 @@ Runner add_top_command(CLI::App& root);
 Runner add_stats_command(CLI::App& root);
 Runner add_distinct_command(CLI::App& root);
 Runner add_drift_command(CLI::App& root);
+Runner add_trending_command(CLI::App& root);
 Runner add_route_sim_command(CLI::App& root);  // cmd_route_sim.cc
 
 }  // namespace spate::cli

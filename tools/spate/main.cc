@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   runners.push_back(spate::cli::add_stats_command(app));
   runners.push_back(spate::cli::add_distinct_command(app));
   runners.push_back(spate::cli::add_drift_command(app));
+  runners.push_back(spate::cli::add_trending_command(app));
   runners.push_back(spate::cli::add_route_sim_command(app));
   try {
     app.parse(argc, argv);

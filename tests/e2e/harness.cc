@@ -50,6 +50,12 @@ bool drain(int fd, std::string* buf) {
 }  // namespace
 
 Child::Child(const std::vector<std::string>& args, bool pipe_stdin, bool pipe_stdout) {
+  // A child that exits before reading all its input must fail the test, not kill it.
+  static const bool sigpipe_ignored = [] {
+    ::signal(SIGPIPE, SIG_IGN);
+    return true;
+  }();
+  (void)sigpipe_ignored;
   int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2];
   if (pipe_stdin && pipe(in) != 0) throw std::runtime_error("pipe");
   if (pipe_stdout && pipe(out) != 0) throw std::runtime_error("pipe");
@@ -103,6 +109,12 @@ Child::~Child() {
   for (int fd : {in_, out_, err_}) {
     if (fd >= 0) ::close(fd);
   }
+}
+
+int Child::release_stdin() {
+  int fd = in_;
+  in_ = -1;
+  return fd;
 }
 
 void Child::close_stdin() {
@@ -174,26 +186,27 @@ RunResult Child::wait(std::chrono::milliseconds timeout) {
 RunResult run_spate(const std::vector<std::string>& args, const std::string& stdin_data,
                     std::chrono::milliseconds timeout) {
   Child c(args, !stdin_data.empty(), true);
-  if (!stdin_data.empty()) {
-    // Write stdin from a thread so a full stdout pipe cannot deadlock us.
-    int fd = c.stdin_fd();
-    std::thread writer([fd, &stdin_data] {
-      const char* p = stdin_data.data();
-      size_t n = stdin_data.size();
-      while (n > 0) {
-        ssize_t w = ::write(fd, p, n);
-        if (w <= 0) {
-          if (errno == EINTR) continue;
-          break;
-        }
-        p += w;
-        n -= static_cast<size_t>(w);
+  if (stdin_data.empty()) return c.wait(timeout);
+  // Write stdin from a thread while wait() drains stdout and stderr, so that a child blocked on
+  // a full stdout pipe cannot deadlock us. The writer owns (and closes) the stdin pipe.
+  int fd = c.release_stdin();
+  std::thread writer([fd, &stdin_data] {
+    const char* p = stdin_data.data();
+    size_t n = stdin_data.size();
+    while (n > 0) {
+      ssize_t w = ::write(fd, p, n);
+      if (w <= 0) {
+        if (w < 0 && errno == EINTR) continue;
+        break;  // EPIPE: the child exited early; its exit status tells the test
       }
-    });
-    // wait() closes stdin only after the writer is done.
-    writer.join();
-  }
-  return c.wait(timeout);
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+    ::close(fd);
+  });
+  RunResult r = c.wait(timeout);
+  writer.join();
+  return r;
 }
 
 TempDir::TempDir() {

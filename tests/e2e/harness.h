@@ -36,6 +36,8 @@ class Child {
   int stdin_fd() const { return in_; }
   int stdout_fd() const { return out_; }
   void close_stdin();
+  // Hands the stdin pipe to the caller, who must close it (wait() no longer does).
+  int release_stdin();
   // Reads stderr until a line containing `needle` shows up (returns that line) or timeout.
   std::string wait_stderr(const std::string& needle, std::chrono::milliseconds timeout);
   void signal(int sig);

@@ -129,13 +129,13 @@ class ParserBase : public RecordParser {
       std::string why;
       if (tv.is_number()) {
         ok = epoch_number_to_ms(tv.as_double(), &ms);
-        if (!ok) why = "is out of range";
+        if (!ok) why = "is out of range (before 1970 or after 9999)";
       } else if (tv.is_string()) {
         auto r = parse_rfc3339_ms(tv.sv());
         if (r) {
           ms = *r;
           ok = ms >= 0 && ms <= 253402300799999LL;
-          if (!ok) why = "is out of range";
+          if (!ok) why = "is out of range (before 1970 or after 9999)";
         } else {
           double d;
           auto [e, ec] = std::from_chars(tv.str, tv.str + tv.len, d);

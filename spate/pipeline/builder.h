@@ -74,10 +74,51 @@ class PipelineBuilder {
     return *this;
   }
   PipelineBuilder& tumbling(std::chrono::milliseconds size) {
+    WindowSpec w;
+    w.size_ms = size.count();
+    return window(std::move(w));
+  }
+  // Windows of `size` starting every `slide` (slide <= size; state shared in panes).
+  PipelineBuilder& sliding(std::chrono::milliseconds size, std::chrono::milliseconds slide) {
+    WindowSpec w;
+    w.kind = WindowSpec::Kind::kSliding;
+    w.size_ms = size.count();
+    w.slide_ms = slide.count();
+    return window(std::move(w));
+  }
+  // Per-key sessions closed by `gap` without events (needs key_by).
+  PipelineBuilder& session(std::chrono::milliseconds gap) {
+    WindowSpec w;
+    w.kind = WindowSpec::Kind::kSession;
+    w.gap_ms = gap.count();
+    return window(std::move(w));
+  }
+  // Per-key windows of `size` records, one starting every `slide` records (0: size).
+  PipelineBuilder& count_window(int64_t size, int64_t slide = 0) {
+    WindowSpec w;
+    w.kind = WindowSpec::Kind::kCount;
+    w.count_size = size;
+    w.count_slide = slide;
+    return window(std::move(w));
+  }
+  // Allowed lateness of the window step added last (call after tumbling/sliding/session).
+  PipelineBuilder& allowed_lateness(std::chrono::milliseconds lateness) {
+    for (auto it = spec_.steps.rbegin(); it != spec_.steps.rend(); ++it) {
+      if (it->kind != StepSpec::Kind::kWindow) continue;
+      it->window.allowed_lateness_ms = lateness.count();
+      break;
+    }
+    return *this;
+  }
+  PipelineBuilder& window(WindowSpec w) {
     StepSpec s;
     s.kind = StepSpec::Kind::kWindow;
-    s.window.size_ms = size.count();
     s.loc.path = path_of_next();
+    w.loc.path = s.loc.path + ".window";
+    w.kind_loc.path = w.loc.path;
+    w.slide_loc.path = w.loc.path;
+    w.lateness_loc.path = w.loc.path + ".allowed_lateness";
+    s.window = std::move(w);
     spec_.steps.push_back(std::move(s));
     return *this;
   }

@@ -1,5 +1,6 @@
 #include "spate/pipeline/plan.h"
 
+#include <numeric>
 #include <thread>
 
 #include <fmt/format.h>
@@ -154,6 +155,115 @@ CompiledExpr compile_or_fail(const ExprNode& node, Scope& scope, const SpecLoc& 
   return std::move(*c);
 }
 
+// Validates a window step's settings (the YAML loader checked their syntax; a spec built in
+// C++ reaches here unchecked).
+void check_window(const WindowSpec& w, const PipelineSpec& s, bool keyed) {
+  using Kind = WindowSpec::Kind;
+  const SpecLoc& kind_loc = w.kind_loc.path.empty() ? w.loc : w.kind_loc;
+  const SpecLoc& slide_loc = w.slide_loc.path.empty() ? kind_loc : w.slide_loc;
+  const SpecLoc& lateness_loc = w.lateness_loc.path.empty() ? w.loc : w.lateness_loc;
+  switch (w.kind) {
+    case Kind::kTumbling:
+      if (w.size_ms <= 0) fail(kind_loc, "the window size must be positive");
+      break;
+    case Kind::kSliding:
+      if (w.size_ms <= 0) fail(kind_loc, "the window size must be positive");
+      if (w.slide_ms <= 0) fail(slide_loc, "the slide must be positive");
+      if (w.slide_ms > w.size_ms) {
+        fail(slide_loc, fmt::format("the slide ({}) is longer than the window size ({}): events "
+                                    "between windows would belong to none; use a slide of at most "
+                                    "the size",
+                                    format_duration_ms(w.slide_ms), format_duration_ms(w.size_ms)));
+      }
+      break;
+    case Kind::kSession:
+      if (w.gap_ms <= 0) fail(kind_loc, "the session gap must be positive");
+      break;
+    case Kind::kCount:
+      if (w.count_size <= 0) fail(kind_loc, "the count window size must be positive");
+      if (w.count_slide < 0) fail(slide_loc, "the slide must be positive");
+      if (w.count_slide > w.count_size) {
+        fail(slide_loc, fmt::format("the slide ({} records) is larger than the window size ({} "
+                                    "records): records between windows would belong to none",
+                                    w.count_slide, w.count_size));
+      }
+      if (w.allowed_lateness_ms != 0) {
+        fail(lateness_loc, "count windows fire when they are full, in arrival order: nothing is "
+                           "late, so allowed_lateness does not apply; remove it");
+      }
+      break;
+  }
+  if (w.allowed_lateness_ms < 0) fail(lateness_loc, "allowed_lateness must not be negative");
+  if (w.allowed_lateness_ms > 0 && s.time.field.empty()) {
+    fail(lateness_loc, "allowed_lateness needs event time (time: {field: ...}); with processing "
+                       "time nothing is ever late");
+  }
+  if ((w.kind == Kind::kSession || w.kind == Kind::kCount) && !keyed) {
+    fail(kind_loc, fmt::format("{} windows are per key: add a key_by step before the window",
+                               w.kind == Kind::kSession ? "session" : "count"));
+  }
+}
+
+void fill_window_plan(const WindowSpec& w, WindowPlan* p) {
+  using Kind = WindowSpec::Kind;
+  switch (w.kind) {
+    case Kind::kTumbling: p->kind = WindowPlan::Kind::kTumbling; break;
+    case Kind::kSliding: p->kind = WindowPlan::Kind::kSliding; break;
+    case Kind::kSession: p->kind = WindowPlan::Kind::kSession; break;
+    case Kind::kCount: p->kind = WindowPlan::Kind::kCount; break;
+  }
+  p->size_ms = w.size_ms;
+  p->slide_ms = w.kind == Kind::kSliding ? w.slide_ms : w.size_ms;
+  p->gap_ms = w.gap_ms;
+  p->count_size = w.count_size;
+  p->count_slide = w.count_slide > 0 ? w.count_slide : w.count_size;
+  p->allowed_lateness_ms = w.allowed_lateness_ms;
+}
+
+// The parser drops (reason `late`, raw bytes kept) an event whose windows all closed for good
+// before its own horizon. InputSchema states the rule for tumbling windows (window_ms wide,
+// max_out_of_order); the other kinds are written in those terms:
+// - tumbling: window end + lateness <= max seen - max_out_of_order;
+// - sliding: the last window of t is [floor(t/slide)*slide, +size): panes of `slide` and a
+//   horizon moved back by size - slide + lateness;
+// - session: t + lateness < max seen - max_out_of_order (1 ms "windows");
+// - count: nothing is late.
+void set_parser_lateness(const WindowPlan& w, int64_t max_out_of_order_ms, InputSchema* in) {
+  switch (w.kind) {
+    case WindowPlan::Kind::kTumbling:
+      in->window_ms = w.size_ms;
+      in->max_out_of_order_ms = max_out_of_order_ms + w.allowed_lateness_ms;
+      break;
+    case WindowPlan::Kind::kSliding:
+      in->window_ms = w.slide_ms;
+      in->max_out_of_order_ms =
+          max_out_of_order_ms + (w.size_ms - w.slide_ms) + w.allowed_lateness_ms;
+      break;
+    case WindowPlan::Kind::kSession:
+      in->window_ms = 1;
+      in->max_out_of_order_ms = max_out_of_order_ms + w.allowed_lateness_ms;
+      break;
+    case WindowPlan::Kind::kCount:
+      in->window_ms = 0;
+      break;
+  }
+}
+
+std::string describe_window(const WindowPlan& w) {
+  switch (w.kind) {
+    case WindowPlan::Kind::kTumbling: return "tumbling " + format_duration_ms(w.size_ms);
+    case WindowPlan::Kind::kSliding:
+      return fmt::format("sliding {} every {} (panes of {})", format_duration_ms(w.size_ms),
+                         format_duration_ms(w.slide_ms),
+                         format_duration_ms(std::gcd(w.size_ms, w.slide_ms)));
+    case WindowPlan::Kind::kSession: return "session, gap " + format_duration_ms(w.gap_ms);
+    case WindowPlan::Kind::kCount:
+      return fmt::format("count of {} records every {} (arrival order per key)", w.count_size,
+                         w.count_slide);
+  }
+  return "";
+}
+
 bool is_field_path(const std::string& s) {
   if (s.empty()) return false;
   for (char c : s) {
@@ -169,6 +279,15 @@ std::unique_ptr<Plan> Plan::compile(const PipelineSpec& spec) {
   Plan& p = *plan;
   p.spec_ = spec;
   const PipelineSpec& s = p.spec_;
+  if (s.routing.has_seed) {
+    p.routing_seed_ = seed_from_u64(s.routing.seed);
+  } else if (!s.routing.secret_file.empty()) {
+    Result<Seed128> r = seed_from_secret_file(s.routing.secret_file);
+    if (!r) fail(s.routing.loc, "secret_file: " + r.status().message());
+    p.routing_seed_ = *r;
+  } else {
+    p.routing_seed_ = random_seed();
+  }
 
   // Scopes live in a deque-like vector of unique_ptr so parents stay put.
   std::vector<std::unique_ptr<Scope>> scopes;
@@ -189,7 +308,8 @@ std::unique_ptr<Plan> Plan::compile(const PipelineSpec& spec) {
       case StepSpec::Kind::kAggregate:
         for (const auto& f : st.fields) step_fields[i].push_back(parse_or_fail(f.expr, f.loc));
         break;
-      case StepSpec::Kind::kWindow: break;
+      case StepSpec::Kind::kWindow:
+      case StepSpec::Kind::kShuffle: break;
     }
   }
 
@@ -277,17 +397,31 @@ std::unique_ptr<Plan> Plan::compile(const PipelineSpec& spec) {
           next->add(cur->slots()[k].name, cur->slots()[k].type, static_cast<int>(k));
         }
         next->add(name, c.type(), c.field_slot());
-        if (!p.hasher_) p.hasher_ = make_default_key_hasher();
+        if (!p.hasher_) p.hasher_ = make_key_hasher(p.routing_seed_);
         p.ops_.push_back(std::make_unique<KeyByOp>(std::move(c), in_slots, p.hasher_));
         p.pre_ops_ = p.ops_.size();
         p.keyed_ = true;
+        p.exchange_ = true;
+        p.grouping_.kind = st.grouping;
+        // Hot-key spreading is on by default for partial_key (its purpose is balance), off for
+        // key (one owner per key, like Flink's keyBy) unless asked.
+        p.grouping_.hot_keys = st.hot_keys < 0 ? st.grouping == GroupingKind::kPartialKey : st.hot_keys == 1;
+        p.grouping_.hot_share = st.hot_share;
         key_step = i;
         cur = next;
         break;
       }
+      case StepSpec::Kind::kShuffle: {
+        if (key_step) fail(st.loc, "only one key_by or shuffle step is allowed in a pipeline");
+        p.pre_ops_ = p.ops_.size();
+        p.exchange_ = true;
+        p.grouping_.kind = st.grouping;
+        key_step = i;
+        break;
+      }
       case StepSpec::Kind::kWindow: {
         if (window_step) fail(st.loc, "only one window is allowed in a pipeline");
-        if (st.window.size_ms <= 0) fail(st.window.loc, "the window size must be positive");
+        check_window(st.window, s, p.keyed_);
         window_step = &st;
         break;
       }
@@ -309,6 +443,12 @@ std::unique_ptr<Plan> Plan::compile(const PipelineSpec& spec) {
     fail(window_step->loc, "a window must be followed by an aggregate step, e.g. aggregate: {n: count()}");
   }
   if (!key_step) p.pre_ops_ = p.ops_.size();
+  if (window_step && p.exchange_ && p.grouping_.kind == GroupingKind::kBroadcast) {
+    const StepSpec& sh = s.steps[*key_step];
+    fail(sh.grouping_loc, "broadcast copies every record to every worker, so the aggregate after it "
+                          "would count each record once per worker; use broadcast in pipelines "
+                          "without a window, or use shuffle: {} to spread records");
+  }
 
   // Input schema from the (frozen) input scope.
   for (const auto& sl : input->slots()) p.input_.fields.push_back(InputField{sl.name, sl.type});
@@ -321,12 +461,23 @@ std::unique_ptr<Plan> Plan::compile(const PipelineSpec& spec) {
   std::vector<std::string> out_names;
   if (window_step) {
     p.has_window_ = true;
-    p.window_.size_ms = window_step->window.size_ms;
-    if (time_slot >= 0) {
-      p.input_.window_ms = p.window_.size_ms;
-      p.input_.max_out_of_order_ms = s.time.max_out_of_order_ms;
-    }
+    fill_window_plan(window_step->window, &p.window_);
+    if (time_slot >= 0) set_parser_lateness(p.window_, s.time.max_out_of_order_ms, &p.input_);
     p.window_.keyed = p.keyed_;
+    // Partial key grouping and hot keys spread a key over workers: its per-worker states are
+    // merged by the collector when the window fires.
+    p.window_.merge_keys =
+        p.keyed_ && (p.grouping_.kind == GroupingKind::kPartialKey || p.grouping_.hot_keys);
+    const WindowSpec& ws = window_step->window;
+    if (p.window_.merge_keys &&
+        (ws.kind == WindowSpec::Kind::kSession || ws.kind == WindowSpec::Kind::kCount)) {
+      const StepSpec& kb = s.steps[*key_step];
+      fail(kb.grouping_loc.path.empty() ? kb.loc : kb.grouping_loc,
+           fmt::format("{} windows need every record of a key on one worker, but partial_key "
+                       "grouping and hot keys spread a key over workers; use grouping: key "
+                       "(and hot_keys: false)",
+                       ws.kind == WindowSpec::Kind::kSession ? "session" : "count"));
+    }
     if (p.keyed_) {
       p.window_.key_slot = static_cast<uint32_t>(cur->slots().size() - 1);
       // The key is the last slot of the key_by scope; later selects would move it, so find it.
@@ -335,6 +486,8 @@ std::unique_ptr<Plan> Plan::compile(const PipelineSpec& spec) {
     out_names.push_back("window_start");
     out_names.push_back("window_end");
     for (const auto& n : p.window_.agg_names) out_names.push_back(n);
+    // Late updates re-emit a window: the last column says which record is the update.
+    if (p.window_.allowed_lateness_ms > 0) out_names.push_back("update");
     for (const auto& a : p.aggs_) p.window_.aggs.push_back(a.get());
     p.window_.input_names = cur->names();
     p.window_.source_name = s.source.type == "file" ? s.source.path : s.source.type;
@@ -395,8 +548,23 @@ std::string Plan::describe() const {
                                        : fmt::format("event time from '{}', max out of order {}",
                                                      spec_.time.field,
                                                      format_duration_ms(spec_.time.max_out_of_order_ms)));
+  d += spec_.micro_batch
+           ? fmt::format("  mode: micro_batch, batches of {} (windows fire and the sink flushes at "
+                         "batch ends)\n",
+                         format_duration_ms(spec_.batch_interval_ms))
+           : std::string("  mode: per_event\n");
+  if (exchange_) {
+    d += fmt::format("  exchange: {} grouping{}; routing seed: {}\n", grouping_name(grouping_.kind),
+                     grouping_.hot_keys ? ", hot keys spread over workers" : "",
+                     spec_.routing.has_seed ? "fixed (reproducible; unsafe in production)"
+                     : spec_.routing.secret_file.empty() ? "random at start-up"
+                                                         : "derived from the secret file");
+  }
   if (has_window_) {
-    d += fmt::format("  window: tumbling {}{}\n", format_duration_ms(window_.size_ms),
+    d += fmt::format("  window: {}{}{}\n", describe_window(window_),
+                     window_.allowed_lateness_ms > 0
+                         ? ", allowed lateness " + format_duration_ms(window_.allowed_lateness_ms)
+                         : std::string(),
                      keyed_ ? ", keyed" : ", global (per-worker partials merged)");
   }
   d += fmt::format("  output fields: {}\n", fmt::join(*output_names_, ", "));
@@ -446,12 +614,15 @@ struct PlanRunner {
     for (size_t i = 0; i < p.ops_.size(); ++i) {
       (i < p.pre_ops_ ? es.pre_ops : es.post_ops).push_back(p.ops_[i].get());
     }
-    es.exchange = p.keyed_;
+    es.exchange = p.exchange_;
+    es.grouping = p.grouping_;
+    es.routing_seed = p.routing_seed_;
     es.window = p.has_window_ ? &p.window_ : nullptr;
     es.record_names = p.output_names_;
     es.raw_passthrough = p.raw_passthrough_;
     es.event_time = !s.time.field.empty();
     es.max_out_of_order_ms = s.time.max_out_of_order_ms;
+    es.batch_interval_ms = s.micro_batch ? s.batch_interval_ms : 0;
     es.sink = std::move(*sink);
     es.formatter = make_formatter(s.sink.format);
     es.dead_letters = dead_ptr;

@@ -51,6 +51,10 @@ class Plan {
   WindowPlan window_;
   std::shared_ptr<const std::vector<std::string>> output_names_;
   std::shared_ptr<const KeyHasher> hasher_;
+  // The exchange (key_by or shuffle step), if any, and the routing seed of this process.
+  bool exchange_ = false;
+  GroupingSpec grouping_;
+  Seed128 routing_seed_ = random_seed();
 };
 
 struct RunOptions {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "spate/io/format.h"
+#include "spate/runtime/grouping.h"
 
 namespace spate {
 
@@ -60,10 +61,18 @@ struct TimeSpec {
 };
 
 struct WindowSpec {
-  enum class Kind { kTumbling };
+  enum class Kind { kTumbling, kSliding, kSession, kCount };
   Kind kind = Kind::kTumbling;
-  int64_t size_ms = 0;
-  SpecLoc loc;
+  int64_t size_ms = 0;                 // tumbling, sliding
+  int64_t slide_ms = 0;                // sliding (tumbling: size_ms)
+  int64_t gap_ms = 0;                  // session
+  int64_t count_size = 0;              // count: records per window
+  int64_t count_slide = 0;             // count: records between window starts (0: count_size)
+  int64_t allowed_lateness_ms = 0;     // late records within this update fired windows
+  SpecLoc loc;                         // the window mapping
+  SpecLoc kind_loc;                    // the kind's value (e.g. steps[2].window.sliding)
+  SpecLoc slide_loc;                   // sliding.slide / count.slide
+  SpecLoc lateness_loc;                // allowed_lateness
 };
 
 // One named expression: select's output fields and aggregate's outputs.
@@ -74,10 +83,15 @@ struct NamedExpr {
 };
 
 struct StepSpec {
-  enum class Kind { kFilter, kSelect, kKeyBy, kWindow, kAggregate };
+  enum class Kind { kFilter, kSelect, kKeyBy, kShuffle, kWindow, kAggregate };
   Kind kind = Kind::kFilter;
   std::string expr;                    // filter, key_by
   std::string key_name;                // key_by: output field name of the key (default: expr)
+  // key_by: key | partial_key; shuffle: shuffle | broadcast | global.
+  GroupingKind grouping = GroupingKind::kKey;
+  int hot_keys = -1;                   // key_by: -1 auto (on for partial_key), 0 off, 1 on
+  double hot_share = 0;                // key_by: 0 means 1/(5 workers)
+  SpecLoc grouping_loc;
   std::vector<NamedExpr> fields;       // select, aggregate
   WindowSpec window;                   // window
   SpecLoc loc;                         // the step itself (e.g. "steps[2]")
@@ -98,14 +112,31 @@ struct DeadLetterSpec {
   SpecLoc loc;
 };
 
+// How keys are placed on workers. No seed: a fresh one from the OS at every start (the only safe
+// choice in production). `seed` makes placement reproducible (tests, simulation; unsafe: an
+// attacker who learns it can aim keys at one worker); `secret_file` derives the key from a
+// secret shared by processes that must agree on placement.
+struct RoutingSpec {
+  bool has_seed = false;
+  uint64_t seed = 0;
+  std::string secret_file;
+  SpecLoc loc;
+};
+
 struct PipelineSpec {
   std::string name = "pipeline";
   int workers = 0;                     // 0: number of cores
+  // mode: per_event (Storm: results as soon as a window fires, records as they come) or
+  // micro_batch (Spark Streaming: work is cut into batches of batch_interval of processing time;
+  // a batch's results are emitted at its end).
+  bool micro_batch = false;
+  int64_t batch_interval_ms = 1000;
   SourceSpec source;
   TimeSpec time;
   std::vector<StepSpec> steps;
   SinkSpec sink;
   DeadLetterSpec dead_letter;
+  RoutingSpec routing;
   std::string file;                    // the file it was loaded from ("" if built in C++)
 };
 

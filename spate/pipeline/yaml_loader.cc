@@ -495,8 +495,11 @@ std::string get_endpoint(const ConfNode& n, const std::string& path, bool allow_
 // ---------------------------------------------------------------------------------------------
 // Sections.
 
-const std::vector<std::string> kTopKeys = {"name",  "workers", "source",     "time",
-                                           "steps", "sink",    "dead_letter"};
+const std::vector<std::string> kTopKeys = {"name",  "workers", "mode",        "batch_interval",
+                                           "source", "time",   "steps",      "sink",
+                                           "dead_letter", "routing"};
+const std::vector<std::string> kModes = {"per_event", "micro_batch"};
+const std::vector<std::string> kRoutingKeys = {"seed", "secret_file"};
 const std::vector<std::string> kSourceKeys = {
     "type",   "path",    "follow",    "start",          "listen",         "format",
     "header", "columns", "delimiter", "max_event_size", "max_connections"};
@@ -508,10 +511,19 @@ const std::vector<std::string> kTimeKeys = {"field", "max_out_of_order", "idle_t
 const std::vector<std::string> kSinkKeys = {"type", "path", "append", "connect", "format"};
 const std::vector<std::string> kSinkTypes = {"stdout", "file", "tcp"};
 const std::vector<std::string> kDeadLetterKeys = {"path"};
-const std::vector<std::string> kStepKinds = {"filter", "select", "key_by", "window", "aggregate"};
-const std::vector<std::string> kKeyByKeys = {"expr", "as"};
-const std::vector<std::string> kWindowKinds = {"tumbling"};
-const std::vector<std::string> kPlannedWindowKinds = {"sliding", "hopping", "session"};
+const std::vector<std::string> kStepKinds = {"filter", "select",  "key_by",
+                                             "shuffle", "window", "aggregate"};
+const std::vector<std::string> kKeyByKeys = {"expr", "field", "as", "grouping", "hot_keys", "hot_share"};
+const std::vector<std::string> kKeyGroupings = {"key", "partial_key"};
+const std::vector<std::string> kShuffleKeys = {"grouping"};
+const std::vector<std::string> kShuffleGroupings = {"shuffle", "broadcast", "global"};
+const std::vector<std::string> kHotKeys = {"auto", "true", "false"};
+const std::vector<std::string> kWindowKinds = {"tumbling", "sliding", "session", "count"};
+const std::vector<std::string> kWindowKeys = {"tumbling", "sliding", "session", "count",
+                                              "allowed_lateness"};
+const std::vector<std::string> kSlidingKeys = {"size", "slide"};
+const std::vector<std::string> kSessionKeys = {"gap"};
+const std::vector<std::string> kCountKeys = {"size", "slide"};
 
 Format format_at(size_t i) {
   static constexpr Format kByIndex[] = {Format::kJson, Format::kCsv, Format::kText};
@@ -726,10 +738,54 @@ void parse_key_by(const ConfNode& n, const std::string& path, StepSpec* s) {
     s->expr_loc = at(n, path);
   } else if (n.kind == ConfNode::Kind::kMap) {
     check_keys(n, path, kKeyByKeys);
-    const ConfNode& e = require(n, path, "expr", " (the key expression)");
-    const std::string epath = child_path(path, "expr");
+    const char* expr_key = find(n, "field") ? "field" : "expr";
+    if (find(n, "field") && find(n, "expr")) {
+      fail(at(*find(n, "field"), child_path(path, "field")),
+           "give either field or expr, not both (field is the same as expr)");
+    }
+    const ConfNode& e = require(n, path, expr_key, " (the key: a field or an expression)");
+    const std::string epath = child_path(path, expr_key);
     s->expr = get_expr(e, epath);
     s->expr_loc = at(e, epath);
+    if (const ConfNode* g = find(n, "grouping")) {
+      const std::string gpath = child_path(path, "grouping");
+      const std::string name = get_string(*g, gpath);
+      if (!contains(kKeyGroupings, name)) {
+        std::string msg = unknown_message("grouping", name, kKeyGroupings);
+        if (contains(kShuffleGroupings, name)) {
+          msg += fmt::format("; '{}' does not use a key: write it as a step, "
+                             "- shuffle: {{grouping: {}}}",
+                             name, name);
+        }
+        fail(at(*g, gpath), msg);
+      }
+      s->grouping = *parse_grouping(name);
+      s->grouping_loc = at(*g, gpath);
+    }
+    if (const ConfNode* h = find(n, "hot_keys")) {
+      const std::string hpath = child_path(path, "hot_keys");
+      const std::string v = get_string(*h, hpath);
+      if (v == "auto") {
+        s->hot_keys = -1;
+      } else if (v == "true" || v == "on") {
+        s->hot_keys = 1;
+      } else if (v == "false" || v == "off") {
+        s->hot_keys = 0;
+      } else {
+        fail(at(*h, hpath), unknown_message("hot_keys value", v, kHotKeys));
+      }
+    }
+    if (const ConfNode* h = find(n, "hot_share")) {
+      const std::string hpath = child_path(path, "hot_share");
+      const std::string v = get_string(*h, hpath);
+      char* end = nullptr;
+      const double d = std::strtod(v.c_str(), &end);
+      if (v.empty() || end != v.c_str() + v.size() || !(d > 0 && d < 1)) {
+        fail(at(*h, hpath), fmt::format("hot_share must be a number between 0 and 1 (exclusive), "
+                                        "e.g. 0.01; found '{}'", v));
+      }
+      s->hot_share = d;
+    }
     if (const ConfNode* as = find(n, "as")) {
       const std::string apath = child_path(path, "as");
       s->key_name = get_string(*as, apath);
@@ -751,33 +807,140 @@ void parse_key_by(const ConfNode& n, const std::string& path, StepSpec* s) {
   }
 }
 
+// shuffle: {} | shuffle: {grouping: shuffle|broadcast|global}
+void parse_shuffle(const ConfNode& n, const std::string& path, StepSpec* s) {
+  s->grouping = GroupingKind::kShuffle;
+  s->grouping_loc = at(n, path);
+  if (n.kind == ConfNode::Kind::kNull) return;
+  if (n.kind != ConfNode::Kind::kMap) {
+    fail(at(n, path), "expected a mapping, e.g. {} or {grouping: broadcast}, found " + describe(n));
+  }
+  check_keys(n, path, kShuffleKeys);
+  if (const ConfNode* g = find(n, "grouping")) {
+    const std::string gpath = child_path(path, "grouping");
+    const std::string name = get_string(*g, gpath);
+    if (!contains(kShuffleGroupings, name)) {
+      std::string msg = unknown_message("grouping", name, kShuffleGroupings);
+      if (contains(kKeyGroupings, name)) {
+        msg += fmt::format("; '{}' needs a key: write it as - key_by: {{field: <field>, grouping: {}}}",
+                           name, name);
+      }
+      fail(at(*g, gpath), msg);
+    }
+    s->grouping = *parse_grouping(name);
+    s->grouping_loc = at(*g, gpath);
+  }
+}
+
+RoutingSpec parse_routing(const ConfNode* node, const std::string& file) {
+  const std::string path = "routing";
+  RoutingSpec r;
+  r.loc = at(SpecLoc{file}, path);
+  if (absent(node)) return r;
+  const ConfNode& n = *node;
+  expect_map(n, path);
+  check_keys(n, path, kRoutingKeys);
+  r.loc = at(n, path);
+  if (const ConfNode* v = find(n, "seed")) {
+    r.seed = static_cast<uint64_t>(get_int(*v, "routing.seed", 0, INT64_MAX));
+    r.has_seed = true;
+  }
+  if (const ConfNode* v = find(n, "secret_file")) {
+    if (r.has_seed) {
+      fail(at(*v, "routing.secret_file"), "give either seed or secret_file, not both");
+    }
+    r.secret_file = get_nonempty_string(*v, "routing.secret_file");
+  }
+  return r;
+}
+
+// A positive duration (window sizes, slides, gaps).
+int64_t get_positive_duration(const ConfNode& n, const std::string& path, std::string_view what) {
+  const int64_t ms = get_duration(n, path);
+  if (ms <= 0) fail(at(n, path), fmt::format("{} must be greater than 0, found {}", what, describe(n)));
+  return ms;
+}
+
+// The settings mapping of a window kind, e.g. sliding: {size: 1m, slide: 10s}.
+const ConfNode& window_settings(const ConfNode& n, const std::string& path,
+                                const std::vector<std::string>& keys, std::string_view example) {
+  if (n.kind != ConfNode::Kind::kMap) {
+    fail(at(n, path), fmt::format("expected a mapping such as {}, found {}", example, describe(n)));
+  }
+  check_keys(n, path, keys);
+  return n;
+}
+
+const ConfNode& required(const ConfNode& map, const std::string& path, std::string_view key,
+                         std::string_view example) {
+  const ConfNode* v = find(map, key);
+  if (v == nullptr) fail(at(map, path), fmt::format("missing '{}', e.g. {}", key, example));
+  return *v;
+}
+
 WindowSpec parse_window(const ConfNode& n, const std::string& path) {
   if (n.kind != ConfNode::Kind::kMap) {
     fail(at(n, path),
          "expected a mapping with the window kind, e.g. {tumbling: 10s}, found " + describe(n));
   }
   for (const ConfEntry& e : n.entries) {
-    if (contains(kPlannedWindowKinds, e.key)) {
-      fail(at(e.key_loc, path), fmt::format("{} windows are not supported yet; supported: {}",
-                                            e.key, join(kWindowKinds)));
+    if (e.key == "hopping") {
+      fail(at(e.key_loc, path),
+           "hopping windows are written sliding: {size: 1m, slide: 10s}");
     }
   }
-  check_keys(n, path, kWindowKinds);
-  if (n.entries.empty()) {
-    fail(at(n, path), "missing the window kind; expected " + one_of(kWindowKinds));
-  }
-  if (n.entries.size() > 1) {
-    fail(at(n.entries[1].key_loc, path),
-         fmt::format("a window has one kind, found {}", n.entries.size()));
-  }
-  const ConfEntry& e = n.entries[0];
-  const std::string kpath = child_path(path, e.key);
+  check_keys(n, path, kWindowKeys);
   WindowSpec w;
   w.loc = at(n, path);
-  w.kind = WindowSpec::Kind::kTumbling;
-  w.size_ms = get_duration(e.value, kpath);
-  if (w.size_ms <= 0) {
-    fail(at(e.value, kpath), "window size must be greater than 0, found " + describe(e.value));
+  const ConfEntry* kind = nullptr;
+  for (const ConfEntry& e : n.entries) {
+    if (e.key == "allowed_lateness") {
+      const std::string lpath = child_path(path, e.key);
+      w.allowed_lateness_ms = get_duration(e.value, lpath);
+      w.lateness_loc = at(e.value, lpath);
+      continue;
+    }
+    if (kind != nullptr) {
+      fail(at(e.key_loc, path),
+           fmt::format("a window has one kind, found {} and {}", kind->key, e.key));
+    }
+    kind = &e;
+  }
+  if (kind == nullptr) {
+    fail(at(n, path), "missing the window kind; expected " + one_of(kWindowKinds));
+  }
+  const std::string kpath = child_path(path, kind->key);
+  const ConfNode& v = kind->value;
+  w.kind_loc = at(v, kpath);
+  if (kind->key == "tumbling") {
+    w.kind = WindowSpec::Kind::kTumbling;
+    w.size_ms = get_positive_duration(v, kpath, "window size");
+  } else if (kind->key == "sliding") {
+    constexpr std::string_view kExample = "{size: 1m, slide: 10s}";
+    w.kind = WindowSpec::Kind::kSliding;
+    const ConfNode& m = window_settings(v, kpath, kSlidingKeys, kExample);
+    w.size_ms = get_positive_duration(required(m, kpath, "size", kExample),
+                                      child_path(kpath, "size"), "window size");
+    const ConfNode& slide = required(m, kpath, "slide", kExample);
+    w.slide_ms = get_positive_duration(slide, child_path(kpath, "slide"), "slide");
+    w.slide_loc = at(slide, child_path(kpath, "slide"));
+  } else if (kind->key == "session") {
+    constexpr std::string_view kExample = "{gap: 30s}";
+    w.kind = WindowSpec::Kind::kSession;
+    const ConfNode& m = window_settings(v, kpath, kSessionKeys, kExample);
+    w.gap_ms = get_positive_duration(required(m, kpath, "gap", kExample),
+                                     child_path(kpath, "gap"), "session gap");
+  } else {
+    constexpr std::string_view kExample = "{size: 1000, slide: 100}";
+    constexpr int64_t kMaxCount = int64_t{1} << 40;
+    w.kind = WindowSpec::Kind::kCount;
+    const ConfNode& m = window_settings(v, kpath, kCountKeys, kExample);
+    w.count_size = get_int(required(m, kpath, "size", kExample), child_path(kpath, "size"), 1,
+                           kMaxCount);
+    if (const ConfNode* slide = find(m, "slide")) {
+      w.count_slide = get_int(*slide, child_path(kpath, "slide"), 1, kMaxCount);
+      w.slide_loc = at(*slide, child_path(kpath, "slide"));
+    }
   }
   return w;
 }
@@ -820,6 +983,9 @@ StepSpec parse_step(const ConfNode& n, const std::string& path) {
   } else if (e.key == "key_by") {
     s.kind = StepSpec::Kind::kKeyBy;
     parse_key_by(e.value, kpath, &s);
+  } else if (e.key == "shuffle") {
+    s.kind = StepSpec::Kind::kShuffle;
+    parse_shuffle(e.value, kpath, &s);
   } else if (e.key == "window") {
     s.kind = StepSpec::Kind::kWindow;
     s.window = parse_window(e.value, kpath);
@@ -841,9 +1007,11 @@ void check_step_order(const std::vector<StepSpec>& steps) {
     }
     switch (s.kind) {
       case StepSpec::Kind::kKeyBy:
+      case StepSpec::Kind::kShuffle:
         if (key_by >= 0) {
-          fail(s.loc,
-               fmt::format("only one key_by step is allowed (the first is steps[{}])", key_by));
+          fail(s.loc, fmt::format("only one key_by or shuffle step is allowed (the first is "
+                                  "steps[{}])",
+                                  key_by));
         }
         key_by = static_cast<int>(i);
         break;
@@ -896,11 +1064,27 @@ PipelineSpec parse_pipeline(const ConfNode& root, const std::string& file) {
   if (const ConfNode* v = find(root, "workers")) {
     spec.workers = static_cast<int>(get_int(*v, "workers", 0, kMaxWorkers));
   }
+  if (const ConfNode* v = find(root, "mode")) {
+    const std::string mode = get_string(*v, "mode");
+    if (!contains(kModes, mode)) fail(at(*v, "mode"), unknown_message("mode", mode, kModes));
+    spec.micro_batch = mode == "micro_batch";
+  }
+  if (const ConfNode* v = find(root, "batch_interval")) {
+    if (!spec.micro_batch) {
+      fail(at(*v, "batch_interval"), "batch_interval applies to mode: micro_batch; add it, or "
+                                     "remove batch_interval");
+    }
+    spec.batch_interval_ms = get_duration(*v, "batch_interval");
+    if (spec.batch_interval_ms <= 0) {
+      fail(at(*v, "batch_interval"), "batch_interval must be greater than 0, e.g. 1s");
+    }
+  }
   spec.source = parse_source(find(root, "source"), file);
   spec.time = parse_time(find(root, "time"), file);
   spec.steps = parse_steps(find(root, "steps"));
   spec.sink = parse_sink(find(root, "sink"), file);
   spec.dead_letter = parse_dead_letter(find(root, "dead_letter"), file);
+  spec.routing = parse_routing(find(root, "routing"), file);
   return spec;
 }
 

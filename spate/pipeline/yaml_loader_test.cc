@@ -286,8 +286,8 @@ TEST(YamlLoaderTest, UnknownKeys) {
   EXPECT_EQ(error_of("sorce:\n  type: stdin\n"),
             "p.yaml:1:1: unknown key 'sorce'; did you mean 'source'?");
   EXPECT_EQ(error_of("name: x\nzzz: 1\n"),
-            "p.yaml:2:1: unknown key 'zzz'; expected one of: name, workers, source, time, steps, "
-            "sink, dead_letter");
+            "p.yaml:2:1: unknown key 'zzz'; expected one of: name, workers, mode, batch_interval, "
+            "source, time, steps, sink, dead_letter, routing");
   EXPECT_EQ(error_of("source:\n  type: file\n  path: x\n  folow: true\n"),
             "p.yaml:4:3: source: unknown key 'folow'; did you mean 'follow'?");
   EXPECT_EQ(error_of("time:\n  field: ts\n  max_out_of_ordr: 1s\n"),
@@ -297,7 +297,8 @@ TEST(YamlLoaderTest, UnknownKeys) {
   EXPECT_EQ(error_of("dead_letter: {file: d.jsonl}"),
             "p.yaml:1:15: dead_letter: unknown key 'file'; expected one of: path");
   EXPECT_EQ(error_of("steps:\n  - key_by: {expr: page, name: p}\n"),
-            "p.yaml:2:26: steps[0].key_by: unknown key 'name'; expected one of: expr, as");
+            "p.yaml:2:26: steps[0].key_by: unknown key 'name'; expected one of: expr, field, as, "
+            "grouping, hot_keys, hot_share");
 }
 
 TEST(YamlLoaderTest, YamlSyntaxAndDocumentShape) {
@@ -469,10 +470,10 @@ TEST(YamlLoaderTest, Time) {
 TEST(YamlLoaderTest, StepShape) {
   EXPECT_EQ(error_of("steps:\n  - filter\n"),
             "p.yaml:2:5: steps[0]: expected a step: a mapping with one key, one of: filter, "
-            "select, key_by, window, aggregate; found 'filter'");
+            "select, key_by, shuffle, window, aggregate; found 'filter'");
   EXPECT_EQ(error_of("steps:\n  - {}\n"),
             "p.yaml:2:5: steps[0]: empty step; expected one key, one of: filter, select, key_by, "
-            "window, aggregate");
+            "shuffle, window, aggregate");
   EXPECT_EQ(error_of("steps:\n  - filter: a\n    select: {b: c}\n"),
             "p.yaml:3:5: steps[0]: a step has exactly one key, found 2: filter, select; start "
             "each step with its own '- '");
@@ -482,10 +483,10 @@ TEST(YamlLoaderTest, StepShape) {
             "the settings of 'window' under it");
   EXPECT_EQ(error_of("steps:\n  - filtr: a > 1\n"),
             "p.yaml:2:5: steps[0]: unknown step 'filtr'; did you mean 'filter'? valid: filter, "
-            "select, key_by, window, aggregate");
+            "select, key_by, shuffle, window, aggregate");
   EXPECT_EQ(error_of("steps:\n  - map: {a: b}\n"),
-            "p.yaml:2:5: steps[0]: unknown step 'map'; valid: filter, select, key_by, window, "
-            "aggregate");
+            "p.yaml:2:5: steps[0]: unknown step 'map'; valid: filter, select, key_by, shuffle, "
+            "window, aggregate");
 }
 
 TEST(YamlLoaderTest, FilterAndSelect) {
@@ -535,7 +536,8 @@ TEST(YamlLoaderTest, KeyBy) {
             "p.yaml:2:13: steps[0].key_by: the key 'lower(page)' is not a field, so it needs a "
             "name: write key_by: {expr: <expression>, as: <name>}");
   EXPECT_EQ(error_of("steps:\n  - key_by: {as: p}\n"),
-            "p.yaml:2:13: steps[0].key_by: missing required key 'expr' (the key expression)");
+            "p.yaml:2:13: steps[0].key_by: missing required key 'expr' (the key: a field or an "
+            "expression)");
   EXPECT_EQ(error_of("steps:\n  - key_by: {expr: a, as: 'a.b'}\n"),
             "p.yaml:2:27: steps[0].key_by.as: 'a.b' is not a valid name; use letters, digits and "
             "'_', not starting with a digit");
@@ -543,7 +545,62 @@ TEST(YamlLoaderTest, KeyBy) {
             "p.yaml:2:13: steps[0].key_by: expected an expression or a mapping {expr: "
             "<expression>, as: <name>}, found a sequence");
   EXPECT_EQ(error_of("steps:\n  - key_by: a\n  - filter: x\n  - key_by: b\n"),
-            "p.yaml:4:5: steps[2]: only one key_by step is allowed (the first is steps[0])");
+            "p.yaml:4:5: steps[2]: only one key_by or shuffle step is allowed (the first is "
+            "steps[0])");
+}
+
+TEST(YamlLoaderTest, Groupings) {
+  auto step = [](const std::string& yaml) { return load_pipeline_string(yaml, "p.yaml").steps[0]; };
+  const StepSpec a = step("steps:\n  - key_by: page\n");
+  EXPECT_EQ(a.grouping, GroupingKind::kKey);
+  EXPECT_EQ(a.hot_keys, -1);
+  const StepSpec b = step("steps:\n  - key_by: {field: page, grouping: partial_key, hot_keys: false}\n");
+  EXPECT_EQ(b.expr, "page");
+  EXPECT_EQ(b.key_name, "page");
+  EXPECT_EQ(b.grouping, GroupingKind::kPartialKey);
+  EXPECT_EQ(b.hot_keys, 0);
+  const StepSpec c = step("steps:\n  - key_by: {field: page, hot_keys: true, hot_share: 0.05}\n");
+  EXPECT_EQ(c.grouping, GroupingKind::kKey);
+  EXPECT_EQ(c.hot_keys, 1);
+  EXPECT_DOUBLE_EQ(c.hot_share, 0.05);
+  EXPECT_EQ(step("steps:\n  - shuffle: {}\n").grouping, GroupingKind::kShuffle);
+  EXPECT_EQ(step("steps:\n  - shuffle:\n").kind, StepSpec::Kind::kShuffle);
+  EXPECT_EQ(step("steps:\n  - shuffle: {grouping: broadcast}\n").grouping, GroupingKind::kBroadcast);
+  EXPECT_EQ(step("steps:\n  - shuffle: {grouping: global}\n").grouping, GroupingKind::kGlobal);
+
+  EXPECT_EQ(error_of("steps:\n  - key_by: {field: a, grouping: shufle}\n"),
+            "p.yaml:2:34: steps[0].key_by.grouping: unknown grouping 'shufle'; valid: key, "
+            "partial_key");
+  EXPECT_EQ(error_of("steps:\n  - key_by: {field: a, hot_keys: maybe}\n"),
+            "p.yaml:2:34: steps[0].key_by.hot_keys: unknown hot_keys value 'maybe'; valid: auto, "
+            "true, false");
+  EXPECT_EQ(error_of("steps:\n  - key_by: {field: a, hot_share: 2}\n"),
+            "p.yaml:2:35: steps[0].key_by.hot_share: hot_share must be a number between 0 and 1 "
+            "(exclusive), e.g. 0.01; found '2'");
+  EXPECT_EQ(error_of("steps:\n  - key_by: {field: a, expr: b}\n"),
+            "p.yaml:2:21: steps[0].key_by.field: give either field or expr, not both (field is the "
+            "same as expr)");
+  EXPECT_EQ(error_of("steps:\n  - shuffle: {to: all}\n"),
+            "p.yaml:2:15: steps[0].shuffle: unknown key 'to'; expected one of: grouping");
+  EXPECT_EQ(error_of("steps:\n  - key_by: a\n  - shuffle: {}\n"),
+            "p.yaml:3:5: steps[1]: only one key_by or shuffle step is allowed (the first is "
+            "steps[0])");
+}
+
+TEST(YamlLoaderTest, Routing) {
+  const PipelineSpec a = load_pipeline_string("routing: {seed: 42}\n", "p.yaml");
+  EXPECT_TRUE(a.routing.has_seed);
+  EXPECT_EQ(a.routing.seed, 42u);
+  const PipelineSpec b = load_pipeline_string("routing: {secret_file: /etc/k}\n", "p.yaml");
+  EXPECT_FALSE(b.routing.has_seed);
+  EXPECT_EQ(b.routing.secret_file, "/etc/k");
+  const PipelineSpec c = load_pipeline_string("name: x\n", "p.yaml");
+  EXPECT_FALSE(c.routing.has_seed);
+  EXPECT_TRUE(c.routing.secret_file.empty());
+  EXPECT_EQ(error_of("routing: {sead: 1}\n"),
+            "p.yaml:1:11: routing: unknown key 'sead'; did you mean 'seed'?");
+  EXPECT_EQ(error_of("routing: {seed: 1, secret_file: k}\n"),
+            "p.yaml:1:33: routing.secret_file: give either seed or secret_file, not both");
 }
 
 TEST(YamlLoaderTest, Window) {
@@ -551,16 +608,78 @@ TEST(YamlLoaderTest, Window) {
             "p.yaml:2:13: steps[0].window: expected a mapping with the window kind, e.g. "
             "{tumbling: 10s}, found '10s'");
   EXPECT_EQ(error_of("steps:\n  - window: {}\n  - aggregate: {n: count()}\n"),
-            "p.yaml:2:13: steps[0].window: missing the window kind; expected one of: tumbling");
+            "p.yaml:2:13: steps[0].window: missing the window kind; expected one of: tumbling, "
+            "sliding, session, count");
+  EXPECT_EQ(error_of("steps:\n  - window: {allowed_lateness: 1m}\n  - aggregate: {n: count()}\n"),
+            "p.yaml:2:13: steps[0].window: missing the window kind; expected one of: tumbling, "
+            "sliding, session, count");
   EXPECT_EQ(error_of("steps:\n  - window: {sliding: 10s}\n  - aggregate: {n: count()}\n"),
-            "p.yaml:2:14: steps[0].window: sliding windows are not supported yet; supported: "
-            "tumbling");
+            "p.yaml:2:23: steps[0].window.sliding: expected a mapping such as {size: 1m, slide: "
+            "10s}, found '10s'");
+  EXPECT_EQ(error_of("steps:\n  - window: {hopping: {size: 1m, slide: 10s}}\n"
+                     "  - aggregate: {n: count()}\n"),
+            "p.yaml:2:14: steps[0].window: hopping windows are written sliding: {size: 1m, slide: "
+            "10s}");
+  EXPECT_EQ(error_of("steps:\n  - window: {slidng: {size: 1m, slide: 10s}}\n"
+                     "  - aggregate: {n: count()}\n"),
+            "p.yaml:2:14: steps[0].window: unknown key 'slidng'; did you mean 'sliding'?");
+  EXPECT_EQ(error_of("steps:\n  - window: {sliding: {size: 1m, slid: 10s}}\n"
+                     "  - aggregate: {n: count()}\n"),
+            "p.yaml:2:34: steps[0].window.sliding: unknown key 'slid'; did you mean 'slide'?");
+  EXPECT_EQ(error_of("steps:\n  - window: {sliding: {size: 1m}}\n  - aggregate: {n: count()}\n"),
+            "p.yaml:2:23: steps[0].window.sliding: missing 'slide', e.g. {size: 1m, slide: 10s}");
+  EXPECT_EQ(error_of("steps:\n  - window: {sliding: {size: 1m, slide: 0s}}\n"
+                     "  - aggregate: {n: count()}\n"),
+            "p.yaml:2:41: steps[0].window.sliding.slide: slide must be greater than 0, found '0s'");
+  EXPECT_EQ(error_of("steps:\n  - window: {session: {gap: 0}}\n  - aggregate: {n: count()}\n"),
+            "p.yaml:2:29: steps[0].window.session.gap: session gap must be greater than 0, found "
+            "'0'");
+  EXPECT_EQ(error_of("steps:\n  - window: {session: 30s}\n  - aggregate: {n: count()}\n"),
+            "p.yaml:2:23: steps[0].window.session: expected a mapping such as {gap: 30s}, found "
+            "'30s'");
+  EXPECT_EQ(error_of("steps:\n  - window: {count: {size: 0}}\n  - aggregate: {n: count()}\n"),
+            "p.yaml:2:28: steps[0].window.count.size: must be at least 1, found 0");
+  EXPECT_EQ(error_of("steps:\n  - window: {tumbling: 1s, session: {gap: 1s}}\n"
+                     "  - aggregate: {n: count()}\n"),
+            "p.yaml:2:28: steps[0].window: a window has one kind, found tumbling and session");
+  EXPECT_EQ(error_of("steps:\n  - window: {tumbling: 1s, allowed_lateness: later}\n"
+                     "  - aggregate: {n: count()}\n"),
+            "p.yaml:2:46: steps[0].window.allowed_lateness: invalid duration 'later'; expected "
+            "e.g. 500ms, 10s, 1m, 2h, 1d");
   EXPECT_EQ(error_of("steps:\n  - window: {tumbling: 0s}\n  - aggregate: {n: count()}\n"),
             "p.yaml:2:24: steps[0].window.tumbling: window size must be greater than 0, found "
             "'0s'");
   EXPECT_EQ(error_of("steps:\n  - window: {tumbling: soon}\n  - aggregate: {n: count()}\n"),
             "p.yaml:2:24: steps[0].window.tumbling: invalid duration 'soon'; expected e.g. 500ms, "
             "10s, 1m, 2h, 1d");
+}
+
+TEST(YamlLoaderTest, WindowKinds) {
+  auto window_of = [](const std::string& w) {
+    PipelineSpec p = load_pipeline_string(
+        "steps:\n  - key_by: k\n  - window: " + w + "\n  - aggregate: {n: count()}\n", "p.yaml", {});
+    return p.steps[1].window;
+  };
+  WindowSpec t = window_of("{tumbling: 10s, allowed_lateness: 1m}");
+  EXPECT_EQ(t.kind, WindowSpec::Kind::kTumbling);
+  EXPECT_EQ(t.size_ms, 10000);
+  EXPECT_EQ(t.allowed_lateness_ms, 60000);
+  expect_loc(t.lateness_loc, 3, 47, "steps[1].window.allowed_lateness");
+  WindowSpec s = window_of("{sliding: {size: 1m, slide: 10s}}");
+  EXPECT_EQ(s.kind, WindowSpec::Kind::kSliding);
+  EXPECT_EQ(s.size_ms, 60000);
+  EXPECT_EQ(s.slide_ms, 10000);
+  EXPECT_EQ(s.allowed_lateness_ms, 0);
+  expect_loc(s.slide_loc, 3, 41, "steps[1].window.sliding.slide");
+  WindowSpec g = window_of("{session: {gap: 30s}, allowed_lateness: 5s}");
+  EXPECT_EQ(g.kind, WindowSpec::Kind::kSession);
+  EXPECT_EQ(g.gap_ms, 30000);
+  EXPECT_EQ(g.allowed_lateness_ms, 5000);
+  WindowSpec c = window_of("{count: {size: 1000, slide: 100}}");
+  EXPECT_EQ(c.kind, WindowSpec::Kind::kCount);
+  EXPECT_EQ(c.count_size, 1000);
+  EXPECT_EQ(c.count_slide, 100);
+  EXPECT_EQ(window_of("{count: {size: 5}}").count_slide, 0);
 }
 
 TEST(YamlLoaderTest, StepOrder) {

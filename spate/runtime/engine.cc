@@ -7,10 +7,12 @@
 #include <mutex>
 #include <thread>
 
+#include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
 
 #include "spate/common/time.h"
 #include "spate/runtime/channel.h"
+#include "spate/runtime/router.h"
 
 namespace spate {
 
@@ -82,11 +84,15 @@ struct Engine::Impl : public ChunkEmitter {
     std::unique_ptr<WindowAggregator> window;
     OpScratch scratch;
     std::vector<uint8_t> route_keep;  // records of a routed batch this worker owns
+    std::unique_ptr<Router> router;   // this worker's routing decisions (per-sender loads)
+    std::vector<uint64_t> load;       // shuffle: queue depth per target, in records
+    uint64_t owned = 0;               // records this worker consumed after the exchange
     RecordBatch parsed;
     Arena eval_arena;
     int64_t max_event_time = kMinTime;
     bool sent_end = false;
     int64_t reported_wm = kMinTime;
+    int64_t next_batch_end = kMinTime;  // micro-batch mode: the current batch's end (wall clock)
     uint64_t records = 0;
     std::thread thread;
   };
@@ -132,6 +138,11 @@ struct Engine::Impl : public ChunkEmitter {
       w->out.assign(n, nullptr);
       w->pending.assign(n, nullptr);
       w->in_done.assign(n, 0);
+      if (exchanging()) {
+        w->router = std::make_unique<Router>(spec.grouping, static_cast<uint32_t>(n),
+                                             spec.routing_seed, static_cast<uint32_t>(w->id));
+        w->load.assign(n, 0);
+      }
     }
     if (exchanging()) {
       for (int i = 0; i < n; ++i) {
@@ -219,6 +230,7 @@ struct Engine::Impl : public ChunkEmitter {
   static constexpr int kMaxSnapshot = 1024;
 
   void consume(Worker& w, RecordBatch& b) {
+    w.owned += b.size();
     for (const BatchOperator* op : spec.post_ops) {
       if (b.empty()) return;
       op->apply(b, w.scratch);
@@ -308,37 +320,74 @@ struct Engine::Impl : public ChunkEmitter {
     }
   }
 
-  // Routes a batch of keyed records to their owners.
-  void route(Worker& w, RecordBatch& b) {
+  // Copies record i of b into the pending batch for worker j (sending it when full).
+  void send_record(Worker& w, uint32_t j, const RecordBatch& b, uint32_t i) {
     const uint32_t slots = b.slots();
-    // Records owned by this worker are consumed in place after the others are copied out.
+    ExchangeItem*& item = w.pending[j];
+    if (item && item->batch.size() >= RecordBatch::kDefaultCapacity) {
+      w.out[j]->send(item);
+      item = nullptr;
+    }
+    if (!item) {
+      item = acquire_out(w, static_cast<int>(j));
+      item->kind = ExchangeItem::Kind::kData;
+      item->batch.reset(slots);
+    }
+    RecordBatch& ob = item->batch;
+    const Value* src = b.record(i);
+    Value* dst = ob.append(b.meta(i).event_time);
+    ob.meta(ob.size() - 1).key_hash = b.meta(i).key_hash;
+    for (uint32_t s = 0; s < slots; ++s) {
+      dst[s] = src[s].is_string() ? Value::string(ob.arena().copy(src[s].sv())) : src[s];
+    }
+  }
+
+  // Queue depth towards each worker, in records: batches in flight plus the pending one. This
+  // worker's own "queue" is its backlog of raw chunks.
+  void measure_loads(Worker& w) {
+    for (int j = 0; j < n; ++j) {
+      if (j == w.id) {
+        w.load[j] = static_cast<uint64_t>(pub[j]->pending.load(std::memory_order_relaxed)) *
+                    RecordBatch::kDefaultCapacity;
+        continue;
+      }
+      const size_t in_flight = spec.exchange_credits - w.out[j]->free_credits();
+      w.load[j] = in_flight * RecordBatch::kDefaultCapacity +
+                  (w.pending[j] ? w.pending[j]->batch.size() : 0);
+    }
+  }
+
+  // Routes a batch to the workers its grouping picks; records for this worker are consumed in
+  // place after the others are copied out.
+  void route(Worker& w, RecordBatch& b) {
     std::vector<uint8_t>& keep = w.route_keep;  // not scratch.keep: consume() uses that
     keep.assign(b.size(), 0);
     bool any_self = false;
+    const GroupingKind kind = spec.grouping.kind;
+    if (kind == GroupingKind::kShuffle) measure_loads(w);
     for (uint32_t i = 0; i < b.size(); ++i) {
-      uint32_t j = owner_of(b.meta(i).key_hash, static_cast<uint32_t>(n));
+      uint32_t j = 0;
+      switch (kind) {
+        case GroupingKind::kKey:
+        case GroupingKind::kPartialKey: j = w.router->route_key(b.meta(i).key_hash); break;
+        case GroupingKind::kShuffle:
+          j = w.router->route_shuffle(w.load);
+          w.load[j]++;
+          break;
+        case GroupingKind::kGlobal: j = 0; break;
+        case GroupingKind::kBroadcast:
+          for (int t = 0; t < n; ++t) {
+            if (t != w.id) send_record(w, static_cast<uint32_t>(t), b, i);
+          }
+          j = static_cast<uint32_t>(w.id);
+          break;
+      }
       if (static_cast<int>(j) == w.id) {
         keep[i] = 1;
         any_self = true;
         continue;
       }
-      ExchangeItem*& item = w.pending[j];
-      if (item && item->batch.size() >= RecordBatch::kDefaultCapacity) {
-        w.out[j]->send(item);
-        item = nullptr;
-      }
-      if (!item) {
-        item = acquire_out(w, static_cast<int>(j));
-        item->kind = ExchangeItem::Kind::kData;
-        item->batch.reset(slots);
-      }
-      RecordBatch& ob = item->batch;
-      const Value* src = b.record(i);
-      Value* dst = ob.append(b.meta(i).event_time);
-      ob.meta(ob.size() - 1).key_hash = b.meta(i).key_hash;
-      for (uint32_t s = 0; s < slots; ++s) {
-        dst[s] = src[s].is_string() ? Value::string(ob.arena().copy(src[s].sv())) : src[s];
-      }
+      send_record(w, j, b, i);
     }
     if (any_self) {
       b.compact(keep);
@@ -390,6 +439,17 @@ struct Engine::Impl : public ChunkEmitter {
     }
   }
 
+  // Micro-batch mode: true once per batch interval (boundaries at multiples of the interval on
+  // the wall clock, so every worker cuts its batches at the same instants). Per-event mode:
+  // always true.
+  bool batch_ended(Worker& w) {
+    if (spec.batch_interval_ms <= 0) return true;
+    const int64_t now = wall_clock_ms();
+    if (now < w.next_batch_end) return false;
+    w.next_batch_end = (now / spec.batch_interval_ms + 1) * spec.batch_interval_ms;
+    return true;
+  }
+
   void worker_loop(Worker& w) {
     Published& me = *pub[w.id];
     while (true) {
@@ -427,7 +487,7 @@ struct Engine::Impl : public ChunkEmitter {
         collector.push(std::move(m));
         return;
       }
-      fire_and_report(w, wm, false);
+      if (batch_ended(w)) fire_and_report(w, wm, false);
       if (!progressed) {
         w.bell.wait([&] {
           if (w.raw->has_items()) return true;
@@ -441,11 +501,16 @@ struct Engine::Impl : public ChunkEmitter {
   }
 
   // ---- collector (caller's thread) ----
+  // One window's results as they arrive from the workers, until every worker has fired it.
   struct PendingWindow {
     int64_t start = 0;
-    std::vector<std::unique_ptr<OutputRows>> rows;
-    std::vector<std::unique_ptr<AggState>> partials;
+    std::vector<std::unique_ptr<OutputRows>> rows;     // keyed: finished rows
+    std::vector<std::unique_ptr<AggState>> partials;   // global: merged partial states
     bool has_partials = false;
+    // merge_keys: per-key states merged over workers (partial key grouping, hot keys).
+    absl::flat_hash_map<std::string, size_t> key_index;
+    std::vector<KeyedPartial> keyed;
+    Arena key_arena;
   };
 
   Status write_out(std::string& buf, bool flush) {
@@ -458,25 +523,70 @@ struct Engine::Impl : public ChunkEmitter {
     return Status::ok();
   }
 
-  void emit_window(int64_t end, PendingWindow& pw, std::string& buf) {
-    engine->stats_.windows_fired++;
-    if (spec.window->keyed) {
-      std::vector<std::pair<const OutputRows*, size_t>> order;
-      for (auto& r : pw.rows) {
-        for (size_t i = 0; i < r->rows(); ++i) order.emplace_back(r.get(), i);
+  bool has_update_column() const { return spec.window->allowed_lateness_ms > 0; }
+
+  // Merges a fired window (or a late update's delta) into pw. Returns the indices of pw.keyed
+  // that the merge touched.
+  std::vector<size_t> absorb(PendingWindow& pw, FiredWindow& f) {
+    std::vector<size_t> touched;
+    if (f.rows) pw.rows.push_back(std::move(f.rows));
+    if (!f.partials.empty()) {
+      if (!pw.has_partials) {
+        pw.partials = std::move(f.partials);
+        pw.has_partials = true;
+      } else {
+        for (size_t a = 0; a < pw.partials.size(); ++a) pw.partials[a]->merge(*f.partials[a]);
       }
-      std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
-        const Value& x = a.first->row(a.second)[0].value;
-        const Value& y = b.first->row(b.second)[0].value;
-        bool ok;
-        int c = compare_values(x, y, &ok);
-        if (ok) return c < 0;
-        return static_cast<int>(x.type) < static_cast<int>(y.type);
-      });
-      for (auto& [rows, i] : order) spec.formatter->format_row(*rows, i, buf);
-      engine->stats_.records_out += order.size();
-      return;
     }
+    std::string enc;
+    for (KeyedPartial& kp : f.keyed) {
+      enc.clear();
+      encode_key(kp.key, &enc);
+      auto [it, inserted] = pw.key_index.try_emplace(enc, pw.keyed.size());
+      if (inserted) {
+        KeyedPartial own;
+        own.key = kp.key.is_string() ? Value::string(pw.key_arena.copy(kp.key.sv())) : kp.key;
+        own.states = std::move(kp.states);
+        pw.keyed.push_back(std::move(own));
+      } else {
+        auto& states = pw.keyed[it->second].states;
+        for (size_t a = 0; a < states.size(); ++a) states[a]->merge(*kp.states[a]);
+      }
+      touched.push_back(it->second);
+    }
+    return touched;
+  }
+
+  static bool key_less(const Value& x, const Value& y) {
+    bool ok;
+    int c = compare_values(x, y, &ok);
+    if (ok) return c < 0;
+    return static_cast<int>(x.type) < static_cast<int>(y.type);
+  }
+
+  // Writes the rows of merged per-key states `which` (indices into pw.keyed), ordered by key.
+  void emit_keyed_states(int64_t end, PendingWindow& pw, std::vector<size_t> which, bool update,
+                         std::string& buf) {
+    std::sort(which.begin(), which.end(),
+              [&](size_t a, size_t b) { return key_less(pw.keyed[a].key, pw.keyed[b].key); });
+    which.erase(std::unique(which.begin(), which.end()), which.end());
+    OutputRows out;
+    out.reset(spec.window->output_names);
+    const std::string ws = format_rfc3339_ms(pw.start), we = format_rfc3339_ms(end);
+    for (size_t k : which) {
+      OutField* row = out.add_row();
+      const KeyedPartial& kp = pw.keyed[k];
+      row[0].value = kp.key.is_string() ? Value::string(out.arena().copy(kp.key.sv())) : kp.key;
+      row[1].value = Value::string(out.arena().copy(ws));
+      row[2].value = Value::string(out.arena().copy(we));
+      for (size_t a = 0; a < kp.states.size(); ++a) kp.states[a]->write_result(&row[3 + a], out.arena());
+      if (has_update_column()) row[out.columns() - 1].value = Value::boolean(update);
+    }
+    for (size_t i = 0; i < out.rows(); ++i) spec.formatter->format_row(out, i, buf);
+    engine->stats_.records_out += out.rows();
+  }
+
+  void emit_global(int64_t end, PendingWindow& pw, bool update, std::string& buf) {
     if (!pw.has_partials) return;
     OutputRows out;
     out.reset(spec.window->output_names);
@@ -486,26 +596,107 @@ struct Engine::Impl : public ChunkEmitter {
     for (size_t a = 0; a < pw.partials.size(); ++a) {
       pw.partials[a]->write_result(&row[2 + a], out.arena());
     }
+    if (has_update_column()) row[out.columns() - 1].value = Value::boolean(update);
     spec.formatter->format_row(out, 0, buf);
     engine->stats_.records_out++;
+  }
+
+  void emit_window(int64_t end, PendingWindow& pw, std::string& buf) {
+    engine->stats_.windows_fired++;
+    if (spec.window->keyed && !spec.window->merge_keys) {
+      std::vector<std::pair<const OutputRows*, size_t>> order;
+      for (auto& r : pw.rows) {
+        for (size_t i = 0; i < r->rows(); ++i) order.emplace_back(r.get(), i);
+      }
+      // Stable: a late update of a key (allowed lateness) stays after its first row.
+      std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+        return key_less(a.first->row(a.second)[0].value, b.first->row(b.second)[0].value);
+      });
+      for (auto& [rows, i] : order) spec.formatter->format_row(*rows, i, buf);
+      engine->stats_.records_out += order.size();
+      return;
+    }
+    if (spec.window->keyed) {
+      std::vector<size_t> all(pw.keyed.size());
+      for (size_t k = 0; k < all.size(); ++k) all[k] = k;
+      emit_keyed_states(end, pw, std::move(all), false, buf);
+      return;
+    }
+    emit_global(end, pw, false, buf);
+  }
+
+  // A late update (allowed lateness) of a window the collector may already have written.
+  void handle_update(FiredWindow& f, std::map<int64_t, PendingWindow>& pending,
+                     std::map<int64_t, PendingWindow>& retained, std::string& buf) {
+    auto pit = pending.find(f.end);
+    if (pit != pending.end()) {  // not written yet: the first emission will include it
+      absorb(pit->second, f);
+      return;
+    }
+    if (spec.window->keyed && !spec.window->merge_keys) {
+      // Full rows of the touched keys, update already set by the worker.
+      if (f.rows) {
+        for (size_t i = 0; i < f.rows->rows(); ++i) spec.formatter->format_row(*f.rows, i, buf);
+        engine->stats_.records_out += f.rows->rows();
+      }
+      return;
+    }
+    auto rit = retained.find(f.end);
+    if (rit == retained.end()) {
+      // The window's state is no longer kept: its delta is all we have.
+      PendingWindow& pw = retained[f.end];
+      pw.start = f.start;
+    }
+    PendingWindow& pw = retained[f.end];
+    std::vector<size_t> touched = absorb(pw, f);
+    if (spec.window->keyed) {
+      emit_keyed_states(f.end, pw, std::move(touched), true, buf);
+    } else {
+      emit_global(f.end, pw, true, buf);
+    }
   }
 
   Status collect() {
     std::vector<int64_t> wm(n, kMinTime);
     std::vector<uint8_t> done(n, 0);
     int done_count = 0;
-    std::map<int64_t, PendingWindow> pending;  // by window end
+    std::map<int64_t, PendingWindow> pending;   // by window end
+    std::map<int64_t, PendingWindow> retained;  // written, kept for late updates (by end)
+    const int64_t lateness = spec.window ? spec.window->allowed_lateness_ms : 0;
+    const bool retain = lateness > 0 && spec.window &&
+                        (!spec.window->keyed || spec.window->merge_keys);
     std::string buf;
     Status sink_status;
     auto emit_ready = [&](int64_t upto) {
       while (!pending.empty() && pending.begin()->first <= upto) {
         emit_window(pending.begin()->first, pending.begin()->second, buf);
-        pending.erase(pending.begin());
+        if (retain && upto != kMaxTime) {
+          retained.insert(pending.extract(pending.begin()));
+        } else {
+          pending.erase(pending.begin());
+        }
+      }
+      while (!retained.empty() &&
+             (upto == kMaxTime || retained.begin()->first <= upto - lateness)) {
+        retained.erase(retained.begin());
       }
     };
+    int64_t next_flush = kMinTime;  // micro-batch mode: the end of the current batch
     while (done_count < n) {
       CollectorMsg m;
-      if (!collector.pop(&m, std::chrono::milliseconds(200))) continue;
+      auto timeout = std::chrono::milliseconds(200);
+      if (spec.batch_interval_ms > 0 && next_flush != kMinTime) {
+        timeout = std::chrono::milliseconds(
+            std::clamp<int64_t>(next_flush - wall_clock_ms(), 1, 200));
+      }
+      if (!collector.pop(&m, timeout)) {
+        if (spec.batch_interval_ms > 0 && !buf.empty() && sink_status.is_ok() &&
+            wall_clock_ms() >= next_flush) {
+          sink_status = write_out(buf, true);
+          next_flush = (wall_clock_ms() / spec.batch_interval_ms + 1) * spec.batch_interval_ms;
+        }
+        continue;
+      }
       switch (m.kind) {
         case CollectorMsg::Kind::kRows:
           if (spec.raw_passthrough) {
@@ -519,17 +710,13 @@ struct Engine::Impl : public ChunkEmitter {
           engine->stats_.records_out += m.rows->rows();
           break;
         case CollectorMsg::Kind::kFired: {
+          if (m.fired.update) {
+            handle_update(m.fired, pending, retained, buf);
+            break;
+          }
           PendingWindow& pw = pending[m.fired.end];
           pw.start = m.fired.start;
-          if (m.fired.rows) pw.rows.push_back(std::move(m.fired.rows));
-          if (!m.fired.partials.empty()) {
-            if (!pw.has_partials) {
-              pw.partials = std::move(m.fired.partials);
-              pw.has_partials = true;
-            } else {
-              for (size_t a = 0; a < pw.partials.size(); ++a) pw.partials[a]->merge(*m.fired.partials[a]);
-            }
-          }
+          absorb(pw, m.fired);
           break;
         }
         case CollectorMsg::Kind::kProgress:
@@ -541,17 +728,26 @@ struct Engine::Impl : public ChunkEmitter {
           ++done_count;
           break;
       }
-      if (!pending.empty()) {
+      if (!pending.empty() || !retained.empty()) {
         // A window is complete once every worker has fired it.
         int64_t lo = *std::min_element(wm.begin(), wm.end());
         size_t before = pending.size();
         emit_ready(lo);
         if (pending.size() != before && sink_status.is_ok()) sink_status = write_out(buf, true);
       }
-      // Write when the buffer is large, or when nothing else is waiting (a live stream's
-      // records must not sit in the buffer).
-      if (!buf.empty() && sink_status.is_ok() && (buf.size() >= (1 << 16) || collector.empty())) {
-        sink_status = write_out(buf, false);
+      // Per-event mode: write when the buffer is large, or when nothing else is waiting (a live
+      // stream's records must not sit in the buffer). Micro-batch mode: write large buffers as
+      // the batch runs and flush at the batch's end.
+      if (!buf.empty() && sink_status.is_ok()) {
+        if (spec.batch_interval_ms <= 0) {
+          if (buf.size() >= (1 << 16) || collector.empty()) sink_status = write_out(buf, false);
+        } else if (buf.size() >= (1 << 20)) {
+          sink_status = write_out(buf, false);
+        }
+      }
+      if (spec.batch_interval_ms > 0 && sink_status.is_ok() && wall_clock_ms() >= next_flush) {
+        sink_status = write_out(buf, true);
+        next_flush = (wall_clock_ms() / spec.batch_interval_ms + 1) * spec.batch_interval_ms;
       }
       if (!sink_status.is_ok()) {
         engine->request_stop();
@@ -583,9 +779,11 @@ struct Engine::Impl : public ChunkEmitter {
     if (spec.dead_letters) spec.dead_letters->flush();
     auto& st = engine->stats_;
     st.per_worker_records.clear();
+    st.per_worker_owned.clear();
     for (auto& w : workers) {
       st.records_parsed += w->records;
       st.per_worker_records.push_back(w->records);
+      st.per_worker_owned.push_back(w->owned);
       if (w->window) st.late += w->window->late();
     }
     st.seconds = static_cast<double>(monotonic_ns() - t0) / 1e9;

@@ -32,7 +32,9 @@
 
 #include "spate/common/status.h"
 #include "spate/core/batch.h"
+#include "spate/hash/seed.h"
 #include "spate/runtime/dead_letter.h"
+#include "spate/runtime/grouping.h"
 #include "spate/runtime/operators.h"
 #include "spate/runtime/output.h"
 #include "spate/runtime/source.h"
@@ -54,11 +56,16 @@ struct EngineSpec {
   std::unique_ptr<Source> source;
   std::function<std::unique_ptr<RecordParser>()> make_parser;
   std::vector<const BatchOperator*> pre_ops;   // run by the worker that parsed the record
-  bool exchange = false;                       // key_by: records move to their key's owner
+  bool exchange = false;                       // key_by or shuffle: records move between workers
+  GroupingSpec grouping;                       // how the exchange picks a record's worker
+  Seed128 routing_seed = random_seed();        // keys the routers' random choices (never output)
   std::vector<const BatchOperator*> post_ops;  // run by the owner
   const WindowPlan* window = nullptr;          // nullptr: records go straight to the sink
   std::shared_ptr<const std::vector<std::string>> record_names;  // fields of output records
   bool event_time = false;
+  // > 0: micro-batch mode (Spark Streaming): windows fire and the sink is flushed only at the
+  // end of each batch interval of wall-clock time. 0: per-event mode.
+  int64_t batch_interval_ms = 0;
   int64_t max_out_of_order_ms = 0;
   std::unique_ptr<Sink> sink;
   std::unique_ptr<Formatter> formatter;
@@ -75,7 +82,8 @@ struct EngineStats {
   uint64_t records_out = 0;     // rows written to the sink
   uint64_t windows_fired = 0;
   uint64_t late = 0;
-  std::vector<uint64_t> per_worker_records;  // load per worker (totals only)
+  std::vector<uint64_t> per_worker_records;  // records parsed per worker (totals only)
+  std::vector<uint64_t> per_worker_owned;    // records processed after the exchange, per worker
   double seconds = 0;
 };
 

@@ -49,4 +49,8 @@ std::unique_ptr<KeyHasher> make_seeded_key_hasher(uint64_t seed) {
   return std::make_unique<RoutingKeyHasher>(seed_from_u64(seed));
 }
 
+std::unique_ptr<KeyHasher> make_key_hasher(const Seed128& seed) {
+  return std::make_unique<RoutingKeyHasher>(seed);
+}
+
 }  // namespace spate

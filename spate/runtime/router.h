@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "spate/core/value.h"
+#include "spate/hash/seed.h"
 
 namespace spate {
 
@@ -25,6 +26,8 @@ class KeyHasher {
 std::unique_ptr<KeyHasher> make_default_key_hasher();
 // A hasher with an explicit seed: reproducible placement for tests and simulation only.
 std::unique_ptr<KeyHasher> make_seeded_key_hasher(uint64_t seed);
+// A hasher keyed by a 128-bit seed (random_seed(), seed_from_u64() or seed_from_secret_file()).
+std::unique_ptr<KeyHasher> make_key_hasher(const Seed128& seed);
 
 // Maps a key hash to one of n workers without modulo bias (multiply-high reduction).
 __extension__ using RouterU128 = unsigned __int128;

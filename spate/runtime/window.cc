@@ -2,6 +2,13 @@
 
 #include <cmath>
 #include <cstring>
+#include <deque>
+#include <numeric>
+#include <set>
+#include <stdexcept>
+#include <tuple>
+
+#include <absl/container/flat_hash_set.h>
 
 #include "spate/common/time.h"
 
@@ -40,111 +47,619 @@ void record_to_json(const Value* rec, const std::vector<std::string>& names, std
   out->push_back('}');
 }
 
-WindowAggregator::WindowAggregator(const WindowPlan& plan, DeadLetterOutput* dead_letters)
-    : plan_(plan), dead_letters_(dead_letters), fired_up_to_(kMinTime) {}
+namespace {
 
-static int64_t window_start(int64_t t, int64_t size) {
-  int64_t q = t / size;
-  if (t % size != 0 && t < 0) --q;
-  return q * size;
+using States = std::vector<std::unique_ptr<AggState>>;
+
+int64_t floor_div(int64_t t, int64_t d) {
+  int64_t q = t / d;
+  if (t % d != 0 && t < 0) --q;
+  return q;
 }
 
-WindowAggregator::Pane* WindowAggregator::pane_for(int64_t start) {
-  if (last_pane_ && last_pane_->start == start) return last_pane_;
-  auto it = panes_.find(start);
-  if (it == panes_.end()) {
-    auto p = std::make_unique<Pane>();
-    p->start = start;
-    it = panes_.emplace(start, std::move(p)).first;
+Value copy_key(const Value& key, Arena& arena) {
+  return key.is_string() ? Value::string(arena.copy(key.sv())) : key;
+}
+
+// The per-key states of one pane (or one merged window).
+struct KeyTable {
+  struct Entry {
+    Value key;
+    States states;
+  };
+  absl::flat_hash_map<std::string, uint32_t> index;
+  std::vector<Entry> entries;
+  Arena arena;  // key strings
+  int64_t records = 0;
+
+  Entry* find(const std::string& encoded) {
+    auto it = index.find(encoded);
+    return it == index.end() ? nullptr : &entries[it->second];
   }
-  last_pane_ = it->second.get();
-  return last_pane_;
+  Entry& find_or_add(const Value& key, const std::string& encoded, const WindowPlan& plan) {
+    auto [it, inserted] = index.try_emplace(encoded, static_cast<uint32_t>(entries.size()));
+    if (!inserted) return entries[it->second];
+    Entry e;
+    e.key = copy_key(key, arena);
+    e.states.reserve(plan.aggs.size());
+    for (const auto* a : plan.aggs) e.states.push_back(a->make_state());
+    entries.push_back(std::move(e));
+    return entries.back();
+  }
+};
+
+}  // namespace
+
+// What the three window kinds share: aggregate states, argument evaluation and result rows.
+class WindowAggregator::Kernel {
+ public:
+  explicit Kernel(WindowAggregator& owner) : owner_(owner), plan_(owner.plan_) {
+    args_.resize(plan_.aggs.size());
+  }
+  virtual ~Kernel() = default;
+  // now: the watermark of the last fire() (records behind it may be late).
+  virtual void add(const RecordBatch& batch, Arena& scratch, int64_t now) = 0;
+  // prev: the watermark before this call (F before), now: F after.
+  virtual void fire(int64_t prev, int64_t now, std::vector<FiredWindow>* out) = 0;
+  virtual size_t open() const = 0;
+
+ protected:
+  States make_states() const {
+    States s;
+    s.reserve(plan_.aggs.size());
+    for (const auto* a : plan_.aggs) s.push_back(a->make_state());
+    return s;
+  }
+  // Evaluates the aggregates' arguments for one record into args_.
+  void eval_args(const Value* rec, Arena& scratch) {
+    for (size_t a = 0; a < plan_.aggs.size(); ++a) {
+      const CompiledExpr* arg = plan_.aggs[a]->arg();
+      args_[a] = arg ? arg->eval(rec, scratch) : Value();
+    }
+  }
+  void add_args(States& s, int64_t t) const {
+    for (size_t a = 0; a < s.size(); ++a) s[a]->add(args_[a], t);
+  }
+  static void merge_into(States& into, const States& from) {
+    for (size_t a = 0; a < into.size(); ++a) into[a]->merge(*from[a]);
+  }
+  const Value& key_of(const Value* rec) const {
+    static const Value kNullKey;
+    return plan_.keyed ? rec[plan_.key_slot] : kNullKey;
+  }
+  std::unique_ptr<OutputRows> new_rows() const {
+    auto rows = std::make_unique<OutputRows>();
+    rows->reset(plan_.output_names);
+    return rows;
+  }
+  // One keyed result row: key, window_start, window_end, aggregates[, update].
+  void write_row(OutputRows& rows, const Value& key, Value ws, Value we, const States& st,
+                 bool update) const {
+    OutField* row = rows.add_row();
+    row[0].value = copy_key(key, rows.arena());
+    row[1].value = ws;
+    row[2].value = we;
+    for (size_t a = 0; a < st.size(); ++a) st[a]->write_result(&row[3 + a], rows.arena());
+    if (plan_.allowed_lateness_ms > 0) row[3 + st.size()].value = Value::boolean(update);
+  }
+  static Value time_value(OutputRows& rows, int64_t ms) {
+    return Value::string(rows.arena().copy(format_rfc3339_ms(ms)));
+  }
+  void late(const Value* rec, uint32_t slots, int64_t t, const std::string& why) {
+    owner_.report_late(rec, slots, t, why);
+  }
+
+  WindowAggregator& owner_;
+  const WindowPlan& plan_;
+  std::vector<Value> args_;
+  std::string key_buf_;
+};
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Tumbling and sliding windows over panes of gcd(size, slide).
+
+class TimeKernel final : public WindowAggregator::Kernel {
+ public:
+  TimeKernel(WindowAggregator& owner, int64_t size, int64_t slide, int64_t lateness)
+      : Kernel(owner), size_(size), slide_(slide), pane_(std::gcd(size, slide)),
+        lateness_(lateness) {}
+
+  void add(const RecordBatch& batch, Arena& scratch, int64_t now) override {
+    const uint32_t n = batch.size();
+    for (uint32_t i = 0; i < n; ++i) {
+      const int64_t t = batch.meta(i).event_time;
+      const Value* rec = batch.record(i);
+      const int64_t last_start = floor_div(t, slide_) * slide_;  // latest window holding t
+      if (last_start + size_ + lateness_ <= now) {
+        late(rec, batch.slots(), t,
+             "event time " + format_rfc3339_ms(t) + " is in windows that already fired: the " +
+                 "last ends at " + format_rfc3339_ms(last_start + size_) +
+                 (lateness_ > 0 ? " (+ allowed_lateness " + format_duration_ms(lateness_) + ")"
+                                : std::string()) +
+                 ", at or before the watermark " + format_rfc3339_ms(now));
+        continue;
+      }
+      const int64_t ps = floor_div(t, pane_) * pane_;
+      KeyTable& pane = pane_at(ps, t, now);
+      pane.records++;
+      eval_args(rec, scratch);
+      const Value& key = key_of(rec);
+      encode_key(key, &key_buf_);
+      add_args(pane.find_or_add(key, key_buf_, plan_).states, t);
+      // Windows of t that already fired (end <= now) but accept late records: update them.
+      const int64_t first_start = last_start - ((size_ - 1 - (t - last_start)) / slide_) * slide_;
+      if (first_start + size_ > now) continue;
+      bool touched = false;
+      for (int64_t s = first_start; s <= last_start && s + size_ <= now; s += slide_) {
+        if (s + size_ + lateness_ > now) {
+          dirty_.insert(s);
+          touched = true;
+        }
+      }
+      if (touched) {
+        auto& d = delta_[ps];
+        if (!d) d = std::make_unique<KeyTable>();
+        d->records++;
+        add_args(d->find_or_add(key, key_buf_, plan_).states, t);
+      }
+    }
+  }
+
+  void fire(int64_t, int64_t now, std::vector<FiredWindow>* out) override {
+    for (int64_t s : dirty_) out->push_back(emit_update(s));
+    dirty_.clear();
+    delta_.clear();
+    while (!open_starts_.empty() && *open_starts_.begin() + size_ <= now) {
+      const int64_t s = *open_starts_.begin();
+      open_starts_.erase(open_starts_.begin());
+      out->push_back(emit(s, now));
+    }
+    // Drop panes whose last window can no longer change.
+    while (!panes_.empty()) {
+      auto it = panes_.begin();
+      if (floor_div(it->first, slide_) * slide_ + size_ + lateness_ > now) break;
+      if (last_pane_ == it->second.get()) last_pane_ = nullptr;
+      panes_.erase(it);
+    }
+  }
+
+  size_t open() const override { return panes_.size(); }
+
+ private:
+  KeyTable& pane_at(int64_t ps, int64_t t, int64_t now) {
+    if (last_pane_ && last_pane_start_ == ps) return *last_pane_;
+    auto [it, inserted] = panes_.try_emplace(ps);
+    if (inserted) {
+      it->second = std::make_unique<KeyTable>();
+      // The windows of a new pane that have not fired yet.
+      for (int64_t s = floor_div(t, slide_) * slide_; s + size_ > t; s -= slide_) {
+        if (s + size_ > now) open_starts_.insert(s);
+      }
+    }
+    last_pane_ = it->second.get();
+    last_pane_start_ = ps;
+    return *last_pane_;
+  }
+
+  // Merges per key the tables of panes [s, s + size) of `from`.
+  static void merge_range(std::map<int64_t, std::unique_ptr<KeyTable>>& from, int64_t s,
+                          int64_t end, const WindowPlan& plan, KeyTable* into,
+                          std::string* buf) {
+    for (auto it = from.lower_bound(s); it != from.end() && it->first < end; ++it) {
+      into->records += it->second->records;
+      for (const auto& e : it->second->entries) {
+        encode_key(e.key, buf);
+        auto& m = into->find_or_add(e.key, *buf, plan);
+        for (size_t a = 0; a < m.states.size(); ++a) m.states[a]->merge(*e.states[a]);
+      }
+    }
+  }
+
+  // Moves (or copies into fresh states) a merged table's results into fw.
+  void fill(FiredWindow& fw, KeyTable& t, bool update, bool movable) {
+    fw.records = t.records;
+    fw.update = update;
+    if (!plan_.keyed) {
+      if (t.entries.empty()) return;
+      if (movable) {
+        fw.partials = std::move(t.entries[0].states);
+      } else {
+        fw.partials = make_states();
+        merge_into(fw.partials, t.entries[0].states);
+      }
+      return;
+    }
+    if (plan_.merge_keys) {
+      fw.key_arena = std::make_unique<Arena>();
+      fw.keyed.reserve(t.entries.size());
+      for (auto& e : t.entries) {
+        KeyedPartial kp;
+        kp.key = copy_key(e.key, *fw.key_arena);
+        if (movable) {
+          kp.states = std::move(e.states);
+        } else {
+          kp.states = make_states();
+          merge_into(kp.states, e.states);
+        }
+        fw.keyed.push_back(std::move(kp));
+      }
+      return;
+    }
+    fw.rows = new_rows();
+    fw.rows->reserve(t.entries.size());
+    Value ws = time_value(*fw.rows, fw.start), we = time_value(*fw.rows, fw.end);
+    for (const auto& e : t.entries) write_row(*fw.rows, e.key, ws, we, e.states, update);
+  }
+
+  FiredWindow emit(int64_t s, int64_t now) {
+    FiredWindow fw;
+    fw.start = s;
+    fw.end = s + size_;
+    if (pane_ == size_) {
+      // The window is one pane; its states move out when nothing can change it any more.
+      auto it = panes_.find(s);
+      if (it == panes_.end()) return fw;
+      fill(fw, *it->second, false, s + size_ + lateness_ <= now);
+      return fw;
+    }
+    KeyTable merged;
+    merge_range(panes_, s, s + size_, plan_, &merged, &key_buf_);
+    fill(fw, merged, false, true);
+    return fw;
+  }
+
+  FiredWindow emit_update(int64_t s) {
+    FiredWindow fw;
+    fw.start = s;
+    fw.end = s + size_;
+    KeyTable delta;
+    merge_range(delta_, s, s + size_, plan_, &delta, &key_buf_);
+    if (!plan_.keyed || plan_.merge_keys) {
+      fill(fw, delta, true, true);
+      return fw;
+    }
+    // Keyed rows: the full result of every key a late record touched.
+    fw.records = delta.records;
+    fw.update = true;
+    fw.rows = new_rows();
+    Value ws = time_value(*fw.rows, fw.start), we = time_value(*fw.rows, fw.end);
+    for (const auto& d : delta.entries) {
+      encode_key(d.key, &key_buf_);
+      States st = make_states();
+      for (auto it = panes_.lower_bound(s); it != panes_.end() && it->first < s + size_; ++it) {
+        if (const KeyTable::Entry* e = it->second->find(key_buf_)) merge_into(st, e->states);
+      }
+      write_row(*fw.rows, d.key, ws, we, st, true);
+    }
+    return fw;
+  }
+
+  const int64_t size_, slide_, pane_, lateness_;
+  std::map<int64_t, std::unique_ptr<KeyTable>> panes_;  // by pane start
+  std::map<int64_t, std::unique_ptr<KeyTable>> delta_;  // late records since the last fire()
+  std::set<int64_t> open_starts_;  // windows with records that have not fired
+  std::set<int64_t> dirty_;        // fired windows that received late records
+  KeyTable* last_pane_ = nullptr;
+  int64_t last_pane_start_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Session windows, per key.
+
+class SessionKernel final : public WindowAggregator::Kernel {
+ public:
+  SessionKernel(WindowAggregator& owner, int64_t gap, int64_t lateness)
+      : Kernel(owner), gap_(gap), lateness_(lateness) {}
+
+  void add(const RecordBatch& batch, Arena& scratch, int64_t now) override {
+    for (uint32_t i = 0; i < batch.size(); ++i) {
+      const int64_t t = batch.meta(i).event_time;
+      const Value* rec = batch.record(i);
+      if (t + lateness_ < now) {
+        late(rec, batch.slots(), t,
+             "event time " + format_rfc3339_ms(t) + " is behind the watermark " +
+                 format_rfc3339_ms(now) +
+                 (lateness_ > 0 ? " by more than allowed_lateness " + format_duration_ms(lateness_)
+                                : std::string()));
+        continue;
+      }
+      const Value& key = key_of(rec);
+      encode_key(key, &key_buf_);
+      auto [kit, inserted] = keys_.try_emplace(key_buf_);
+      if (inserted) {
+        kit->second = std::make_unique<KeySessions>();
+        KeySessions& ks = *kit->second;
+        ks.encoded = key_buf_;
+        if (key.is_string()) {
+          ks.text.assign(key.str, key.len);
+          ks.key = Value::string(ks.text);
+        } else {
+          ks.key = key;
+        }
+      }
+      KeySessions* ks = kit->second.get();
+      eval_args(rec, scratch);
+      Session& s = join(ks, t, now);
+      s.records++;
+      add_args(s.states, t);
+    }
+  }
+
+  void fire(int64_t prev, int64_t now, std::vector<FiredWindow>* out) override {
+    std::vector<Ref> due(dirty_.begin(), dirty_.end());
+    dirty_.clear();
+    while (!open_.empty() && std::get<0>(*open_.begin()) <= now) {
+      due.push_back(*open_.begin());
+      closed_.insert(*open_.begin());
+      open_.erase(open_.begin());
+    }
+    // One FiredWindow per (end, update), oldest end first.
+    std::map<std::pair<int64_t, bool>, FiredWindow> batches;
+    for (const Ref& r : due) {
+      auto [end, start, ks] = r;
+      Session& s = ks->sessions.at(start);
+      const bool update = s.emitted || end <= prev;
+      s.emitted = true;
+      FiredWindow& fw = batches[{end, update}];
+      if (!fw.rows) {
+        fw.rows = new_rows();
+        fw.start = start;
+        fw.end = end;
+        fw.update = update;
+      }
+      fw.start = std::min(fw.start, start);
+      fw.records += s.records;
+      write_row(*fw.rows, ks->key, time_value(*fw.rows, start), time_value(*fw.rows, end),
+                s.states, update);
+    }
+    for (auto& [k, fw] : batches) out->push_back(std::move(fw));
+    // Forget sessions no late record can reach any more.
+    while (!closed_.empty() && std::get<0>(*closed_.begin()) + lateness_ <= now) {
+      auto [end, start, ks] = *closed_.begin();
+      closed_.erase(closed_.begin());
+      ks->sessions.erase(start);
+      if (ks->sessions.empty()) keys_.erase(keys_.find(ks->encoded));
+    }
+  }
+
+  size_t open() const override { return open_.size() + closed_.size(); }
+
+ private:
+  struct Session {
+    int64_t start = 0, end = 0;  // [first event time, last event time + gap)
+    States states;
+    int64_t records = 0;
+    bool emitted = false;  // some part of it was emitted before
+  };
+  struct KeySessions {
+    std::string encoded;
+    std::string text;  // the key's string, when it is one
+    Value key;
+    std::map<int64_t, Session> sessions;  // by start; disjoint
+  };
+  using Ref = std::tuple<int64_t, int64_t, KeySessions*>;  // end, start, key
+
+  void unlink(const Ref& r) {
+    open_.erase(r);
+    closed_.erase(r);
+    dirty_.erase(r);
+  }
+
+  // The session of key ks that an event at t joins: merges every session [start, end) that
+  // overlaps [t, t + gap) (and t's own) into one.
+  Session& join(KeySessions* ks, int64_t t, int64_t now) {
+    auto& m = ks->sessions;
+    auto hi = m.lower_bound(t + gap_);  // first session starting at or after t + gap
+    auto lo = hi;
+    while (lo != m.begin() && std::prev(lo)->second.end > t) --lo;
+    Session merged;
+    merged.start = t;
+    merged.end = t + gap_;
+    if (lo == hi) {
+      merged.states = make_states();
+    } else if (std::next(lo) == hi && lo->second.start <= t && lo->second.end >= t + gap_ &&
+               lo->second.end > now) {
+      return lo->second;  // an open session that t does not extend: nothing to relink
+    } else {
+      for (auto it = lo; it != hi; ++it) {
+        Session& s = it->second;
+        unlink(Ref{s.end, s.start, ks});
+        if (merged.states.empty()) {
+          merged.states = std::move(s.states);
+        } else {
+          merge_into(merged.states, s.states);
+        }
+        merged.start = std::min(merged.start, s.start);
+        merged.end = std::max(merged.end, s.end);
+        merged.records += s.records;
+        merged.emitted = merged.emitted || s.emitted;
+      }
+      m.erase(lo, hi);
+    }
+    const Ref r{merged.end, merged.start, ks};
+    if (merged.end > now) {
+      open_.insert(r);
+    } else {
+      closed_.insert(r);
+      dirty_.insert(r);
+    }
+    return m.emplace(merged.start, std::move(merged)).first->second;
+  }
+
+  const int64_t gap_, lateness_;
+  absl::flat_hash_map<std::string, std::unique_ptr<KeySessions>> keys_;
+  std::set<Ref> open_;    // end > watermark
+  std::set<Ref> closed_;  // end <= watermark, kept until end + lateness <= watermark
+  std::set<Ref> dirty_;   // closed and changed since their last emission
+};
+
+// ---------------------------------------------------------------------------------------------
+// Count windows, per key, in arrival order.
+
+class CountKernel final : public WindowAggregator::Kernel {
+ public:
+  CountKernel(WindowAggregator& owner, int64_t size, int64_t slide)
+      : Kernel(owner), size_(size), slide_(slide), pane_(std::gcd(size, slide)) {}
+
+  void add(const RecordBatch& batch, Arena& scratch, int64_t) override {
+    for (uint32_t i = 0; i < batch.size(); ++i) {
+      const int64_t t = batch.meta(i).event_time;
+      const Value* rec = batch.record(i);
+      const Value& key = key_of(rec);
+      encode_key(key, &key_buf_);
+      auto [it, inserted] = keys_.try_emplace(key_buf_);
+      if (inserted) {
+        it->second = std::make_unique<KeyCounts>();
+        it->second->key = copy_key(key, key_arena_);
+      }
+      KeyCounts& kc = *it->second;
+      const int64_t j = kc.seen++;
+      if (j / pane_ - kc.first_pane == static_cast<int64_t>(kc.panes.size())) {
+        kc.panes.push_back(Pane{make_states(), 0, t, t});
+      }
+      Pane& p = kc.panes.back();
+      eval_args(rec, scratch);
+      add_args(p.states, t);
+      p.records++;
+      p.min_t = std::min(p.min_t, t);
+      p.max_t = std::max(p.max_t, t);
+      if (j + 1 >= size_ && (j + 1 - size_) % slide_ == 0) {
+        const int64_t w = (j + 1 - size_) / slide_;
+        emit(kc, w, (w * slide_ + size_) / pane_);
+        kc.fired = w + 1;
+        // Panes before the next window's first record are done.
+        while (kc.first_pane < kc.fired * slide_ / pane_ && !kc.panes.empty()) {
+          kc.panes.pop_front();
+          kc.first_pane++;
+        }
+      }
+    }
+  }
+
+  void fire(int64_t, int64_t now, std::vector<FiredWindow>* out) override {
+    if (now >= kMaxTime) {
+      // End of input: every started window fires with the records it has.
+      for (auto& [enc, kc] : keys_) {
+        const int64_t panes_end = (kc->seen + pane_ - 1) / pane_;
+        for (int64_t w = kc->fired; w * slide_ < kc->seen; ++w) {
+          emit(*kc, w, std::min(panes_end, (w * slide_ + size_) / pane_));
+        }
+      }
+      keys_.clear();
+      key_arena_.reset();
+    }
+    if (pending_.rows) out->push_back(std::move(pending_));
+    pending_ = FiredWindow();
+  }
+
+  size_t open() const override { return keys_.size(); }
+
+ private:
+  struct Pane {
+    States states;
+    int64_t records;
+    int64_t min_t, max_t;
+  };
+  struct KeyCounts {
+    Value key;
+    int64_t seen = 0;        // records of this key so far
+    int64_t fired = 0;       // windows fired
+    int64_t first_pane = 0;  // index of panes.front()
+    std::deque<Pane> panes;
+  };
+
+  // Window w: panes [w*slide/pane, panes_end).
+  void emit(const KeyCounts& kc, int64_t w, int64_t panes_end) {
+    States st = make_states();
+    int64_t records = 0, lo = kMaxTime, hi = kMinTime;
+    for (int64_t p = w * slide_ / pane_; p < panes_end; ++p) {
+      const Pane& pane = kc.panes[static_cast<size_t>(p - kc.first_pane)];
+      merge_into(st, pane.states);
+      records += pane.records;
+      lo = std::min(lo, pane.min_t);
+      hi = std::max(hi, pane.max_t);
+    }
+    if (!pending_.rows) {
+      pending_.rows = new_rows();
+      pending_.start = lo;
+      pending_.end = hi;
+    }
+    pending_.start = std::min(pending_.start, lo);
+    pending_.end = std::max(pending_.end, hi);
+    pending_.records += records;
+    write_row(*pending_.rows, kc.key, time_value(*pending_.rows, lo),
+              time_value(*pending_.rows, hi), st, false);
+  }
+
+  const int64_t size_, slide_, pane_;
+  absl::flat_hash_map<std::string, std::unique_ptr<KeyCounts>> keys_;
+  Arena key_arena_;
+  FiredWindow pending_;  // windows completed since the last fire()
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+WindowAggregator::WindowAggregator(const WindowPlan& plan, DeadLetterOutput* dead_letters)
+    : plan_(plan), dead_letters_(dead_letters), fired_up_to_(kMinTime) {
+  using Kind = WindowPlan::Kind;
+  const int64_t lateness = std::max<int64_t>(0, plan.allowed_lateness_ms);
+  switch (plan.kind) {
+    case Kind::kTumbling:
+    case Kind::kSliding: {
+      const int64_t slide =
+          plan.kind == Kind::kTumbling || plan.slide_ms <= 0 ? plan.size_ms : plan.slide_ms;
+      if (plan.size_ms <= 0 || slide > plan.size_ms) {
+        throw std::invalid_argument("window: size must be positive and slide at most size");
+      }
+      kernel_ = std::make_unique<TimeKernel>(*this, plan.size_ms, slide, lateness);
+      break;
+    }
+    case Kind::kSession:
+      if (plan.gap_ms <= 0 || !plan.keyed || plan.merge_keys) {
+        throw std::invalid_argument("session windows need a positive gap and a key (key_by)");
+      }
+      kernel_ = std::make_unique<SessionKernel>(*this, plan.gap_ms, lateness);
+      break;
+    case Kind::kCount: {
+      const int64_t slide = plan.count_slide <= 0 ? plan.count_size : plan.count_slide;
+      if (plan.count_size <= 0 || slide > plan.count_size || !plan.keyed || plan.merge_keys ||
+          lateness > 0) {
+        throw std::invalid_argument(
+            "count windows need a positive size, slide at most size, a key (key_by) and no "
+            "allowed_lateness");
+      }
+      kernel_ = std::make_unique<CountKernel>(*this, plan.count_size, slide);
+      break;
+    }
+  }
 }
 
-WindowAggregator::Entry& WindowAggregator::entry_for(Pane& p, const Value& key) {
-  encode_key(key, &key_buf_);
-  auto it = p.index.find(key_buf_);
-  if (it != p.index.end()) return p.entries[it->second];
-  uint32_t idx = static_cast<uint32_t>(p.entries.size());
-  p.index.emplace(key_buf_, idx);
-  Entry e;
-  e.key = key;
-  if (key.is_string()) e.key = Value::string(p.arena.copy(key.sv()));
-  e.states.reserve(plan_.aggs.size());
-  for (const auto* a : plan_.aggs) e.states.push_back(a->make_state());
-  p.entries.push_back(std::move(e));
-  return p.entries.back();
-}
+WindowAggregator::~WindowAggregator() = default;
 
-void WindowAggregator::report_late(const Value* rec, uint32_t slots, int64_t t) {
+void WindowAggregator::report_late(const Value* rec, uint32_t slots, int64_t, const std::string& why) {
   ++late_;
   if (!dead_letters_) return;
   std::string raw;
   std::vector<std::string> names = plan_.input_names;
   names.resize(slots, "");
   record_to_json(rec, names, &raw);
-  std::string detail = "event time " + format_rfc3339_ms(t) +
-                       " is in a window that already fired (watermark " +
-                       format_rfc3339_ms(fired_up_to_) + ")";
-  dead_letters_->write(DeadReason::kLate, plan_.source_name, "null", raw, detail);
+  dead_letters_->write(DeadReason::kLate, plan_.source_name, "null", raw, why);
 }
 
-void WindowAggregator::add(const RecordBatch& batch, Arena& scratch) {
-  const uint32_t n = batch.size();
-  const size_t naggs = plan_.aggs.size();
-  static const Value kNullKey;
-  for (uint32_t i = 0; i < n; ++i) {
-    const int64_t t = batch.meta(i).event_time;
-    const int64_t start = window_start(t, plan_.size_ms);
-    const Value* rec = batch.record(i);
-    if (start + plan_.size_ms <= fired_up_to_) {
-      report_late(rec, batch.slots(), t);
-      continue;
-    }
-    Pane* p = pane_for(start);
-    p->records++;
-    Entry& e = entry_for(*p, plan_.keyed ? rec[plan_.key_slot] : kNullKey);
-    for (size_t a = 0; a < naggs; ++a) {
-      const CompiledExpr* arg = plan_.aggs[a]->arg();
-      e.states[a]->add(arg ? arg->eval(rec, scratch) : Value(), t);
-    }
-  }
+void WindowAggregator::add(const RecordBatch& batch, Arena& scratch_arena) {
+  kernel_->add(batch, scratch_arena, fired_up_to_);
 }
 
 void WindowAggregator::fire(int64_t watermark, std::vector<FiredWindow>* out) {
+  const int64_t prev = fired_up_to_;
   if (watermark > fired_up_to_) fired_up_to_ = watermark;
-  while (!panes_.empty()) {
-    auto it = panes_.begin();
-    Pane& p = *it->second;
-    const int64_t end = p.start + plan_.size_ms;
-    if (end > watermark) break;
-    FiredWindow fw;
-    fw.start = p.start;
-    fw.end = end;
-    fw.records = p.records;
-    if (plan_.keyed) {
-      fw.rows = std::make_unique<OutputRows>();
-      fw.rows->reset(plan_.output_names);
-      fw.rows->reserve(p.entries.size());
-      std::string ws = format_rfc3339_ms(p.start), we = format_rfc3339_ms(end);
-      Value vs = Value::string(fw.rows->arena().copy(ws));
-      Value ve = Value::string(fw.rows->arena().copy(we));
-      for (const Entry& e : p.entries) {
-        OutField* row = fw.rows->add_row();
-        row[0].value = e.key.is_string() ? Value::string(fw.rows->arena().copy(e.key.sv())) : e.key;
-        row[1].value = vs;
-        row[2].value = ve;
-        for (size_t a = 0; a < e.states.size(); ++a) {
-          e.states[a]->write_result(&row[3 + a], fw.rows->arena());
-        }
-      }
-    } else if (!p.entries.empty()) {
-      fw.partials = std::move(p.entries[0].states);
-    }
-    if (last_pane_ == &p) last_pane_ = nullptr;
-    panes_.erase(it);
-    out->push_back(std::move(fw));
-  }
+  kernel_->fire(prev, fired_up_to_, out);
 }
+
+size_t WindowAggregator::open_windows() const { return kernel_->open(); }
 
 }  // namespace spate

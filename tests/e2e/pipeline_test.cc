@@ -1,10 +1,16 @@
 // End-to-end: `spate run` on generated data, every window's result compared with an exact answer
 // computed independently here; dead letters for every reason; `spate check` errors; exit codes.
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
 #include <tuple>
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <chrono>
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
@@ -449,6 +455,251 @@ steps:
 )");
   r = run_spate({"check", dir.file("c.yaml")});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// ---- Sliding and session windows (issue 5): every window vs an exact computation here. ----
+
+struct View {
+  int64_t ts;
+  double ms;
+};
+
+// The views (type == "view", latency >= 0) of each page, in file order.
+std::map<std::string, std::vector<View>> views_by_page(const std::string& jsonl) {
+  std::map<std::string, std::vector<View>> m;
+  simdjson::dom::parser parser;
+  for (const auto& line : lines(jsonl)) {
+    simdjson::dom::element e = parser.parse(line);
+    double lat = e["latency_ms"].get_double().value();
+    if (std::string_view(e["type"].get_string().value()) != "view" || lat < 0) continue;
+    m[std::string(e["page"].get_string().value())].push_back(
+        View{e["ts"].get_int64().value(), lat});
+  }
+  return m;
+}
+
+using WindowKey = std::tuple<std::string, int64_t, int64_t>;  // page, start, end
+
+void add_view(Agg& a, double ms) {
+  a.count++;
+  a.sum += ms;
+  a.min = std::min(a.min, ms);
+  a.max = std::max(a.max, ms);
+}
+
+// Every window [s, s + size), s a multiple of slide, that holds a view.
+std::map<WindowKey, Agg> exact_sliding(const std::map<std::string, std::vector<View>>& views,
+                                       int64_t size, int64_t slide) {
+  std::map<WindowKey, Agg> m;
+  for (const auto& [page, vs] : views) {
+    for (const View& v : vs) {
+      for (int64_t s = v.ts / slide * slide; s > v.ts - size; s -= slide) {
+        add_view(m[{page, s, s + size}], v.ms);
+      }
+    }
+  }
+  return m;
+}
+
+// Sessions: a page's views sorted by time, split where two neighbours are gap or more apart;
+// each session is [first, last + gap).
+std::map<WindowKey, Agg> exact_sessions(std::map<std::string, std::vector<View>> views,
+                                        int64_t gap) {
+  std::map<WindowKey, Agg> m;
+  for (auto& [page, vs] : views) {
+    std::sort(vs.begin(), vs.end(), [](const View& a, const View& b) { return a.ts < b.ts; });
+    size_t first = 0;
+    for (size_t i = 1; i <= vs.size(); ++i) {
+      if (i < vs.size() && vs[i].ts - vs[i - 1].ts < gap) continue;
+      Agg& a = m[{page, vs[first].ts, vs[i - 1].ts + gap}];
+      for (size_t j = first; j < i; ++j) add_view(a, vs[j].ms);
+      first = i;
+    }
+  }
+  return m;
+}
+
+void expect_windows(const std::vector<Row>& rows, const std::map<WindowKey, Agg>& exact) {
+  ASSERT_EQ(rows.size(), exact.size());
+  std::set<WindowKey> seen;
+  for (const Row& r : rows) {
+    WindowKey k{r.at("page"), *parse_rfc3339_ms(r.at("window_start")),
+                *parse_rfc3339_ms(r.at("window_end"))};
+    auto it = exact.find(k);
+    ASSERT_NE(it, exact.end()) << "unexpected window " << r.at("page") << " "
+                               << r.at("window_start") << " " << r.at("window_end");
+    EXPECT_TRUE(seen.insert(k).second) << "window emitted twice";
+    const Agg& a = it->second;
+    EXPECT_EQ(std::stoll(r.at("views")), a.count);
+    EXPECT_NEAR(std::stod(r.at("total_ms")), a.sum, 1e-9 * std::max(1.0, a.sum));
+    EXPECT_EQ(std::stod(r.at("min_ms")), a.min);
+    EXPECT_EQ(std::stod(r.at("max_ms")), a.max);
+  }
+}
+
+const char* kWindowKindPipeline = R"(name: window-kinds
+source: {type: file, path: @IN@, format: json}
+time: {field: ts, max_out_of_order: 2s}
+steps:
+  - filter: 'type == "view" && latency_ms >= 0'
+  - select: { page: page, ms: latency_ms }
+  - key_by: page
+  - window: @WINDOW@
+  - aggregate: { views: count(), total_ms: sum(ms), min_ms: min(ms), max_ms: max(ms) }
+sink: {type: stdout, format: json}
+dead_letter: {path: @DEAD@}
+)";
+
+std::string window_pipeline(const TempDir& dir, const std::string& window) {
+  std::string p = fill(kWindowKindPipeline, dir, dir.file("clicks.jsonl"));
+  p.replace(p.find("@WINDOW@"), 8, window);
+  return p;
+}
+
+class WindowKinds : public ::testing::TestWithParam<int> {};
+
+TEST_P(WindowKinds, SlidingWindowsEqualTheExactAnswer) {
+  TempDir dir;
+  std::string data = generate(dir, 30000, 17);
+  dir.write("p.yaml", window_pipeline(dir, "{sliding: {size: 10s, slide: 4s}}"));
+  RunResult r = run_spate({"run", dir.file("p.yaml"), "--workers", std::to_string(GetParam())});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto rows = parse_rows(r.out);
+  expect_windows(rows, exact_sliding(views_by_page(data), 10000, 4000));
+  // Ordered by window end, then key, whatever the number of workers.
+  for (size_t i = 1; i < rows.size(); ++i) {
+    EXPECT_LT(std::make_pair(rows[i - 1].at("window_end"), rows[i - 1].at("page")),
+              std::make_pair(rows[i].at("window_end"), rows[i].at("page")));
+  }
+  EXPECT_EQ(read_file(dir.file("dead.jsonl")), "");
+}
+
+TEST_P(WindowKinds, SessionWindowsEqualTheExactAnswer) {
+  TempDir dir;
+  std::string data = generate(dir, 30000, 23);
+  dir.write("p.yaml", window_pipeline(dir, "{session: {gap: 1500ms}}"));
+  RunResult r = run_spate({"run", dir.file("p.yaml"), "--workers", std::to_string(GetParam())});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto rows = parse_rows(r.out);
+  auto exact = exact_sessions(views_by_page(data), 1500);
+  size_t multi = 0;
+  for (const auto& [k, a] : exact) multi += a.count > 1;
+  EXPECT_GT(multi, 100u);  // sessions of several views, not only singletons
+  expect_windows(rows, exact);
+  for (size_t i = 1; i < rows.size(); ++i) {
+    EXPECT_LT(std::make_pair(rows[i - 1].at("window_end"), rows[i - 1].at("page")),
+              std::make_pair(rows[i].at("window_end"), rows[i].at("page")));
+  }
+  EXPECT_EQ(read_file(dir.file("dead.jsonl")), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, WindowKinds, ::testing::Values(1, 2, 4));
+
+// Reads the child's (non-blocking) stdout into *out until it holds `needle` or 20 s pass.
+bool read_until(Child& child, std::string* out, const std::string& needle) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  char buf[4096];
+  while (out->find(needle) == std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    ssize_t r = ::read(child.stdout_fd(), buf, sizeof(buf));
+    if (r > 0) {
+      out->append(buf, static_cast<size_t>(r));
+      continue;
+    }
+    pollfd p{child.stdout_fd(), POLLIN, 0};
+    ::poll(&p, 1, 50);
+  }
+  return true;
+}
+
+void send(Child& child, const std::string& text) {
+  ASSERT_EQ(::write(child.stdin_fd(), text.data(), text.size()),
+            static_cast<ssize_t>(text.size()));
+}
+
+// A live stream: a late event within allowed_lateness re-emits its window with "update": true
+// and the full corrected result; one beyond it is a `late` dead letter.
+TEST(Lateness, LateEventsUpdateTheirWindowOrGoToDeadLetters) {
+  TempDir dir;
+  dir.write("p.yaml", R"(source: {type: stdin, format: json}
+time: {field: ts, max_out_of_order: 0s}
+steps:
+  - key_by: k
+  - window: {tumbling: 10s, allowed_lateness: 30s}
+  - aggregate: {n: count(), s: sum(x)}
+sink: {type: stdout, format: json}
+dead_letter: {path: )" + dir.file("dead.jsonl") + "}\n");
+  const int64_t t0 = 1767225600000;
+  auto ev = [&](int64_t ms, const char* k, int x) {
+    return "{\"ts\":" + std::to_string(t0 + ms) + ",\"k\":\"" + k + "\",\"x\":" +
+           std::to_string(x) + "}\n";
+  };
+  Child child({"run", dir.file("p.yaml"), "--workers", "1"}, /*pipe_stdin=*/true);
+  std::string out;
+  send(child, ev(1000, "a", 1) + ev(2000, "a", 2) + ev(12000, "b", 5));
+  ASSERT_TRUE(read_until(child, &out, "\"update\":false")) << out;
+  send(child, ev(3000, "a", 10));  // window [0, 10 s) fired; 10 s + 30 s > watermark 12 s
+  ASSERT_TRUE(read_until(child, &out, "\"update\":true")) << out;
+  send(child, ev(60000, "b", 1));  // watermark 60 s: [0, 10 s) is closed for good
+  ASSERT_TRUE(read_until(child, &out, "\"s\":5,\"update\":false")) << out;
+  send(child, ev(4000, "a", 100));  // beyond the lateness
+  child.close_stdin();
+  RunResult r = child.wait();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  out += r.out;
+  auto rows = parse_rows(out);
+  ASSERT_EQ(rows.size(), 4u) << out;
+  auto expect_row = [&](const Row& row, const char* k, int64_t start, const char* n,
+                        const char* sum, const char* update) {
+    EXPECT_EQ(row.at("k"), k);
+    EXPECT_EQ(row.at("window_start"), format_rfc3339_ms(t0 + start));
+    EXPECT_EQ(row.at("n"), n);
+    EXPECT_EQ(row.at("s"), sum);
+    EXPECT_EQ(row.at("update"), update);
+  };
+  expect_row(rows[0], "a", 0, "2", "3", "false");
+  expect_row(rows[1], "a", 0, "3", "13", "true");  // the full result, not the difference
+  expect_row(rows[2], "b", 10000, "1", "5", "false");
+  expect_row(rows[3], "b", 60000, "1", "1", "false");
+  auto dead = parse_rows(read_file(dir.file("dead.jsonl")));
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].at("reason"), "late");
+  EXPECT_NE(dead[0].at("raw").find("\"x\":100"), std::string::npos) << dead[0].at("raw");
+}
+
+TEST(Check, WindowKindErrorsNameTheirPlace) {
+  TempDir dir;
+  auto check = [&](const std::string& window, const std::string& key_by) {
+    dir.write("w.yaml", "source: {type: stdin}\ntime: {field: ts}\nsteps:\n" + key_by +
+                            "  - window: " + window + "\n  - aggregate: {n: count()}\n");
+    return run_spate({"check", dir.file("w.yaml")});
+  };
+  RunResult r = check("{sliding: {size: 10s, slide: 20s}}", "  - key_by: page\n");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("w.yaml:5:42: steps[1].window.sliding.slide: the slide (20s) is longer "
+                       "than the window size (10s)"),
+            std::string::npos) << r.err;
+  r = check("{session: {gap: 30s}}", "");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("w.yaml:4:23: steps[0].window.session: session windows are per key: add "
+                       "a key_by step before the window"),
+            std::string::npos) << r.err;
+  r = check("{count: {size: 10}, allowed_lateness: 1m}", "  - key_by: page\n");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("w.yaml:5:51: steps[1].window.allowed_lateness: count windows fire when"),
+            std::string::npos) << r.err;
+  r = check("{session: {gap: 30s}}", "  - key_by: {field: page, grouping: partial_key}\n");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("session windows need every record of a key on one worker, but "
+                       "partial_key grouping and hot keys spread a key over workers"),
+            std::string::npos) << r.err;
+  r = check("{tumbling: 10s, allowed_lateness: 1m}", "  - key_by: page\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = check("{sliding: {size: 1m, slide: 10s}, allowed_lateness: 30s}", "  - key_by: page\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("window: sliding 1m every 10s (panes of 10s), allowed lateness 30s, keyed"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("window_end, n, update"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "spate/pipeline/plan.h"
 #include "spate/pipeline/yaml_loader.h"
@@ -50,6 +51,7 @@ struct PipelineArgs {
   std::vector<std::string> sets;
   int workers = 0;
   bool quiet = false;
+  bool worker_load = false;
 };
 
 // Loads and compiles; prints the error and returns null on a configuration error.
@@ -77,6 +79,9 @@ Runner add_run_command(CLI::App& root) {
                                         "--set steps[3].window.tumbling=5s")
       ->take_all();
   cmd->add_flag("-q,--quiet", args->quiet, "No summary on stderr at exit");
+  cmd->add_flag("--worker-load", args->worker_load,
+                "Add each worker's load to the summary: events parsed, and records processed after "
+                "the key_by/shuffle exchange (totals only; placement of keys is never shown)");
   return [args]() -> int {
     auto plan = load(*args);
     if (!plan) return kExitUsage;
@@ -101,6 +106,11 @@ Runner add_run_command(CLI::App& root) {
                    st.seconds, st.seconds > 0 ? double(st.records_parsed) / st.seconds : 0.0,
                    rep.workers, rep.workers == 1 ? "" : "s",
                    static_cast<unsigned long long>(st.records_out), dl.c_str());
+      if (args->worker_load) {
+        std::fprintf(stderr, "spate: worker load: parsed [%s], after exchange [%s]\n",
+                     fmt::format("{}", fmt::join(st.per_worker_records, ", ")).c_str(),
+                     fmt::format("{}", fmt::join(st.per_worker_owned, ", ")).c_str());
+      }
     }
     if (!s) {
       std::fprintf(stderr, "spate: error: %s\n", s.message().c_str());

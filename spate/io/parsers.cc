@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstring>
 
+#include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
 #include <simdjson.h>
 
@@ -50,6 +51,10 @@ class ParserBase : public RecordParser {
     ip_v_ = chunk.stream->remote_ip.empty() ? Value()
                                             : Value::string(batch.arena().copy(chunk.stream->remote_ip));
     begin_chunk(chunk);
+    // The lateness horizon is per input (file, connection): a slow input's events are judged
+    // by its own clock, not by a faster input's.
+    int64_t& input_max = max_seen_by_input_.try_emplace(chunk.stream->input, kMinTime).first->second;
+    max_seen_ = input_max;
     const char* base = chunk.data.data();
     const char* p = base;
     const char* end = base + chunk.size;
@@ -72,6 +77,7 @@ class ParserBase : public RecordParser {
       p = le + (nl ? 1 : 0);
       (void)raw_len;
     }
+    input_max = max_seen_;
   }
 
  protected:
@@ -186,7 +192,10 @@ class ParserBase : public RecordParser {
   std::vector<std::pair<int, Meta>> meta_slots_;
   Value source_v_, ip_v_;
   Arena* raw_arena_ = nullptr;
-  int64_t max_seen_ = kMinTime;  // max event time parsed so far (lateness horizon)
+  int64_t max_seen_ = kMinTime;  // max event time of the chunk's input so far (lateness horizon)
+  // Per input: the max event time this parser has seen from it. Grows with the number of
+  // inputs (connections, files) of the run; entries are 16 bytes.
+  absl::flat_hash_map<uint64_t, int64_t> max_seen_by_input_;
 };
 
 // ---------------------------------------------------------------- JSON

@@ -35,6 +35,7 @@ std::shared_ptr<StreamInfo> new_stream(std::string source, std::string ip = {}, 
   s->remote_ip = std::move(ip);
   s->remote_port = port;
   s->id = g_stream_ids.fetch_add(1);
+  s->input = s->id;
   return s;
 }
 
@@ -93,13 +94,17 @@ class LineAssembler {
 
   // End of stream: the last line may lack its newline.
   bool finish(ChunkEmitter& out) {
-    if (discarding_ || partial_.empty()) return true;
-    if (want_header_) {
+    bool ok = true;
+    if (discarding_ || partial_.empty()) {
+      ok = true;
+    } else if (want_header_) {
       take_header(partial_);
       partial_.clear();
-      return true;
+    } else {
+      ok = emit(out, nullptr, 0);
     }
-    return emit(out, nullptr, 0);
+    out.end_input(*stream_);
+    return ok;
   }
 
   uint64_t position() const { return position_; }

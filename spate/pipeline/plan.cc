@@ -622,6 +622,7 @@ struct PlanRunner {
     es.raw_passthrough = p.raw_passthrough_;
     es.event_time = !s.time.field.empty();
     es.max_out_of_order_ms = s.time.max_out_of_order_ms;
+    es.idle_timeout_ms = s.time.idle_timeout_ms;
     es.batch_interval_ms = s.micro_batch ? s.batch_interval_ms : 0;
     es.sink = std::move(*sink);
     es.formatter = make_formatter(s.sink.format);

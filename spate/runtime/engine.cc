@@ -108,9 +108,25 @@ struct Engine::Impl : public ChunkEmitter {
     std::atomic<int> pending{0};
   };
 
+  // Event time per input (file, connection, UDP peer): the highest event time parsed from it and
+  // when it last delivered a chunk. The watermark is also bounded by the minimum over inputs that
+  // are live and not idle, so a slow input's events are not made late by a fast one, and an
+  // input quiet for idle_timeout stops holding windows back. Slots are assigned by the source
+  // thread; beyond kMaxInputs inputs share slots (a shared slot holds back less, never more).
+  struct alignas(kCacheLine) InputClock {
+    std::atomic<int64_t> max_event_time{kMinTime};
+    std::atomic<int64_t> last_active_ms{0};
+    std::atomic<bool> live{false};
+  };
+  static constexpr uint32_t kMaxInputs = 4096;
+
   Engine* engine;
   EngineSpec& spec;
   int n;
+  std::unique_ptr<InputClock[]> inputs;           // event time only
+  std::atomic<uint32_t> inputs_used{0};
+  uint64_t inputs_seen = 0;                         // source thread
+  absl::flat_hash_map<uint64_t, uint32_t> input_slot_of;  // source thread: input -> slot
   std::vector<std::unique_ptr<Published>> pub;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<CreditChannel<ExchangeItem>>> channels;
@@ -125,6 +141,7 @@ struct Engine::Impl : public ChunkEmitter {
   Impl(Engine* e, EngineSpec& s)
       : engine(e), spec(s), n(std::max(1, s.workers)), collector(s.collector_capacity) {
     for (int i = 0; i < n; ++i) pub.push_back(std::make_unique<Published>());
+    if (spec.event_time) inputs = std::make_unique<InputClock[]>(kMaxInputs);
     for (int i = 0; i < n; ++i) {
       auto w = std::make_unique<Worker>();
       w->id = i;
@@ -191,6 +208,20 @@ struct Engine::Impl : public ChunkEmitter {
     }
   }
   void emit(RawChunk* chunk) override {
+    if (inputs) {
+      const uint64_t in = chunk->stream ? chunk->stream->input : 0;
+      auto [it, inserted] = input_slot_of.try_emplace(in, 0);
+      if (inserted) {
+        it->second = static_cast<uint32_t>(inputs_seen++ % kMaxInputs);
+        inputs[it->second].max_event_time.store(kMinTime, std::memory_order_relaxed);
+        inputs_used.store(static_cast<uint32_t>(std::min<uint64_t>(inputs_seen, kMaxInputs)),
+                          std::memory_order_release);
+      }
+      chunk->input_slot = it->second;
+      InputClock& c = inputs[it->second];
+      c.last_active_ms.store(chunk->ingest_time_ms, std::memory_order_relaxed);
+      c.live.store(true, std::memory_order_relaxed);
+    }
     pub[acquired_worker]->pending.fetch_add(1, std::memory_order_seq_cst);
     workers[acquired_worker]->raw->send(chunk);
   }
@@ -201,6 +232,13 @@ struct Engine::Impl : public ChunkEmitter {
     }
   }
   bool stopping() const override { return engine->stop_requested(); }
+  void end_input(const StreamInfo& stream) override {
+    if (!inputs) return;
+    auto it = input_slot_of.find(stream.input);
+    if (it == input_slot_of.end()) return;
+    inputs[it->second].live.store(false, std::memory_order_relaxed);
+    input_slot_of.erase(it);
+  }
 
   // ---- workers ----
   int64_t own_watermark(Worker& w, bool raw_finished) const {
@@ -225,7 +263,21 @@ struct Engine::Impl : public ChunkEmitter {
       any_active = true;
       lo = std::min(lo, wm[i]);
     }
-    return any_active ? lo : hi;
+    int64_t g = any_active ? lo : hi;
+    // No live, recently active input may be passed by more than max_out_of_order.
+    if (inputs) {
+      const int64_t now = wall_clock_ms();
+      const uint32_t used = inputs_used.load(std::memory_order_acquire);
+      for (uint32_t k = 0; k < used; ++k) {
+        const InputClock& c = inputs[k];
+        if (!c.live.load(std::memory_order_relaxed)) continue;
+        const int64_t m = c.max_event_time.load(std::memory_order_relaxed);
+        if (m == kMinTime) continue;
+        if (now - c.last_active_ms.load(std::memory_order_relaxed) >= spec.idle_timeout_ms) continue;
+        g = std::min(g, m - spec.max_out_of_order_ms);
+      }
+    }
+    return g;
   }
   static constexpr int kMaxSnapshot = 1024;
 
@@ -399,10 +451,17 @@ struct Engine::Impl : public ChunkEmitter {
     RecordBatch& b = w.parsed;
     b.reset(w.parser->slots());
     w.parser->parse(*chunk, b);
+    const uint32_t input_slot = chunk->input_slot;
     w.raw->release(chunk);
     w.records += b.size();
-    for (uint32_t i = 0; i < b.size(); ++i) {
-      w.max_event_time = std::max(w.max_event_time, b.meta(i).event_time);
+    int64_t chunk_max = kMinTime;
+    for (uint32_t i = 0; i < b.size(); ++i) chunk_max = std::max(chunk_max, b.meta(i).event_time);
+    w.max_event_time = std::max(w.max_event_time, chunk_max);
+    if (inputs && chunk_max != kMinTime) {
+      std::atomic<int64_t>& m = inputs[input_slot].max_event_time;
+      int64_t cur = m.load(std::memory_order_relaxed);
+      while (cur < chunk_max && !m.compare_exchange_weak(cur, chunk_max, std::memory_order_relaxed)) {
+      }
     }
     for (const BatchOperator* op : spec.pre_ops) {
       if (b.empty()) break;

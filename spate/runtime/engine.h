@@ -67,6 +67,9 @@ struct EngineSpec {
   // end of each batch interval of wall-clock time. 0: per-event mode.
   int64_t batch_interval_ms = 0;
   int64_t max_out_of_order_ms = 0;
+  // An input (file, connection, UDP peer) that delivered nothing for this long stops holding
+  // the watermark back.
+  int64_t idle_timeout_ms = 30000;
   std::unique_ptr<Sink> sink;
   std::unique_ptr<Formatter> formatter;
   DeadLetterOutput* dead_letters = nullptr;

@@ -26,6 +26,9 @@ struct StreamInfo {
   // CSV: column names from the stream's header row (empty: declared columns apply).
   std::vector<std::string> csv_header;
   uint64_t id = 0;             // unique per stream within the process
+  // The input (file, connection, UDP peer) the stream belongs to: its event times form one
+  // watermark. Kept when a stream's info is replaced (e.g. after a CSV header row).
+  uint64_t input = 0;
 };
 
 // A block of whole events. data[0, size) holds events separated by '\n' (the last one may lack
@@ -38,6 +41,7 @@ struct RawChunk {
   uint64_t position = 0;       // byte offset of data[0] within the stream
   int64_t ingest_time_ms = 0;  // wall clock when read
   bool datagram = false;       // udp: one datagram
+  uint32_t input_slot = 0;     // set by the engine: where this input's event-time clock lives
 
   void assign(const char* p, size_t n) {
     if (data.size() < n + kChunkPadding) data.resize(n + kChunkPadding);
@@ -74,6 +78,9 @@ class ChunkEmitter {
                            std::string_view raw, std::string_view detail) = 0;
   // True once the pipeline is asked to stop (signal): the source should return soon.
   virtual bool stopping() const = 0;
+  // The input of `stream` ended (end of file, connection closed): it no longer holds the
+  // watermark back. Its chunks already emitted are still processed.
+  virtual void end_input(const StreamInfo& /*stream*/) {}
 };
 
 // A source of events. run() reads until the input ends (returns OK), stop is requested (OK), or

@@ -683,8 +683,10 @@ TEST(NetworkTest, UdpSourceDatagramsWithSeveralEvents) {
   // data windows fire while running (the workers that did not see it must not hold it back).
   std::string pipeline = yaml_file(
       dir, "udp.yaml",
+      // UDP peers never end: the senders stop holding the watermark back once idle for 200 ms,
+      // and the flush event from a new peer then fires every data window.
       keyed_window_pipeline("udp", R"({type: udp, listen: "127.0.0.1:0"})",
-                            "{field: ts, max_out_of_order: 10s}", "k", "1s",
+                            "{field: ts, max_out_of_order: 10s, idle_timeout: 200ms}", "k", "1s",
                             "{n: count(), total: sum(v)}", "{type: stdout}", 2));
   Child child({"run", pipeline});
   int port = listen_port(child, "udp");
@@ -1166,6 +1168,92 @@ TEST(NetworkTest, StdinGeneratedClicksExactWindows) {
   EXPECT_EQ(r.err.find("dead letter"), std::string::npos) << "nothing may be late: " << r.err;
   EXPECT_TRUE(rows_match(rows_or_fail(r.out), want, kWindow,
                          Fields{.key = "country", .lo = "lo", .hi = "hi", .sum_rel_tol = 1e-9}));
+}
+
+// Per-input watermarks: a client whose clock runs behind another's is not made late by it, and a
+// client that goes quiet stops holding windows back after idle_timeout.
+std::string two_clock_pipeline(const TempDir& dir, const std::string& idle) {
+  return yaml_file(dir, "clocks.yaml", fmt::format(R"(name: clocks
+workers: 2
+source: {{type: tcp, listen: "127.0.0.1:0"}}
+time: {{field: ts, max_out_of_order: 1s, idle_timeout: {}}}
+steps:
+  - key_by: k
+  - window: {{tumbling: 1s}}
+  - aggregate: {{n: count()}}
+sink: {{type: stdout}}
+)",
+                                                   idle));
+}
+
+std::string clock_event(const std::string& k, int64_t ts) {
+  return fmt::format("{{\"k\": \"{}\", \"ts\": {}}}\n", k, ts);
+}
+
+TEST(NetworkTest, ASlowInputIsNotMadeLateByAFastOne) {
+  TempDir dir;
+  Child child({"run", two_clock_pipeline(dir, "1h")});
+  int port = listen_port(child, "tcp");
+  ASSERT_GT(port, 0) << child.wait(5s).err;
+  Fd slow = connect_tcp(port), fast = connect_tcp(port);
+  ASSERT_GE(slow.get(), 0);
+  ASSERT_GE(fast.get(), 0);
+  // The fast client is an hour ahead. Each sends in turn, so both inputs stay active.
+  constexpr int kRounds = 50, kPer = 20;
+  for (int r = 0; r < kRounds; ++r) {
+    std::string a, b;
+    for (int i = 0; i < kPer; ++i) {
+      a += clock_event("slow", kBase + (r * kPer + i) * 10);
+      b += clock_event("fast", kBase + 3600000 + (r * kPer + i) * 10);
+    }
+    ASSERT_TRUE(send_all(slow.get(), a.data(), a.size()));
+    ASSERT_TRUE(send_all(fast.get(), b.data(), b.size()));
+  }
+  ::shutdown(slow.get(), SHUT_WR);
+  ::shutdown(fast.get(), SHUT_WR);
+  ASSERT_TRUE(wait_peer_closed(slow.get(), Deadline(20s)));
+  ASSERT_TRUE(wait_peer_closed(fast.get(), Deadline(20s)));
+  child.signal(SIGTERM);
+  RunResult r = child.wait(20s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int64_t slow_n = 0, fast_n = 0;
+  for (const Row& row : rows_or_fail(r.out)) {
+    (row.at("k") == "slow" ? slow_n : fast_n) += std::stoll(row.at("n"));
+  }
+  EXPECT_EQ(slow_n, kRounds * kPer) << r.err;
+  EXPECT_EQ(fast_n, kRounds * kPer) << r.err;
+  EXPECT_EQ(r.err.find("dead letter"), std::string::npos) << r.err;
+}
+
+TEST(NetworkTest, AQuietInputStopsHoldingWindowsBackAfterIdleTimeout) {
+  TempDir dir;
+  Child child({"run", two_clock_pipeline(dir, "300ms")});
+  int port = listen_port(child, "tcp");
+  ASSERT_GT(port, 0) << child.wait(5s).err;
+  Fd quiet = connect_tcp(port), busy = connect_tcp(port);
+  ASSERT_GE(quiet.get(), 0);
+  ASSERT_GE(busy.get(), 0);
+  // The quiet client sends one early event and then nothing (its connection stays open).
+  std::string q = clock_event("quiet", kBase);
+  ASSERT_TRUE(send_all(quiet.get(), q.data(), q.size()));
+  // The busy client's clock moves on; once the quiet one has been idle for 300 ms, the busy
+  // client's windows must fire while both connections are still open.
+  std::string out;
+  Deadline d(20s);
+  int64_t t = kBase;
+  bool fired = false;
+  while (!d.passed() && !fired) {
+    std::string b;
+    for (int i = 0; i < 20; ++i, t += 50) b += clock_event("busy", t);
+    ASSERT_TRUE(send_all(busy.get(), b.data(), b.size()));
+    fired = read_stdout_until(child, &out, [](const std::string& s) {
+      return s.find("\"busy\"") != std::string::npos;
+    }, 50ms);
+  }
+  EXPECT_TRUE(fired) << "no window of the busy input fired while the quiet input was connected";
+  child.signal(SIGTERM);
+  RunResult r = child.wait(20s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
 }  // namespace

@@ -179,6 +179,15 @@ void check_window(const WindowSpec& w, const PipelineSpec& s, bool keyed) {
     case Kind::kSession:
       if (w.gap_ms <= 0) fail(kind_loc, "the session gap must be positive");
       break;
+    case Kind::kGlobal:
+      if (w.every_ms <= 0 && w.every_count <= 0) {
+        fail(kind_loc, "a global window needs a trigger: {every: 10s} or {every_count: 1000}");
+      }
+      if (w.every_count > 0 && !keyed) {
+        fail(kind_loc, "every_count counts a key's records: add a key_by step before the window, "
+                       "or use every: <duration>");
+      }
+      break;
     case Kind::kCount:
       if (w.count_size <= 0) fail(kind_loc, "the count window size must be positive");
       if (w.count_slide < 0) fail(slide_loc, "the slide must be positive");
@@ -194,6 +203,14 @@ void check_window(const WindowSpec& w, const PipelineSpec& s, bool keyed) {
       break;
   }
   if (w.allowed_lateness_ms < 0) fail(lateness_loc, "allowed_lateness must not be negative");
+  if (w.early_ms != 0 && w.kind != Kind::kTumbling && w.kind != Kind::kSliding) {
+    fail(w.early_loc.path.empty() ? w.loc : w.early_loc,
+         "early results are supported for tumbling and sliding windows; a global window has its "
+         "own trigger (global: {every: 10s})");
+  }
+  if (w.kind == Kind::kGlobal && w.allowed_lateness_ms != 0) {
+    fail(lateness_loc, "a global window never closes, so nothing is late: remove allowed_lateness");
+  }
   if (w.allowed_lateness_ms > 0 && s.time.field.empty()) {
     fail(lateness_loc, "allowed_lateness needs event time (time: {field: ...}); with processing "
                        "time nothing is ever late");
@@ -211,7 +228,10 @@ void fill_window_plan(const WindowSpec& w, WindowPlan* p) {
     case Kind::kSliding: p->kind = WindowPlan::Kind::kSliding; break;
     case Kind::kSession: p->kind = WindowPlan::Kind::kSession; break;
     case Kind::kCount: p->kind = WindowPlan::Kind::kCount; break;
+    case Kind::kGlobal: p->kind = WindowPlan::Kind::kGlobal; break;
   }
+  p->early_ms = w.kind == Kind::kGlobal ? w.every_ms : w.early_ms;
+  p->every_count = w.every_count;
   p->size_ms = w.size_ms;
   p->slide_ms = w.kind == Kind::kSliding ? w.slide_ms : w.size_ms;
   p->gap_ms = w.gap_ms;
@@ -244,12 +264,23 @@ void set_parser_lateness(const WindowPlan& w, int64_t max_out_of_order_ms, Input
       in->max_out_of_order_ms = max_out_of_order_ms + w.allowed_lateness_ms;
       break;
     case WindowPlan::Kind::kCount:
+    case WindowPlan::Kind::kGlobal:
       in->window_ms = 0;
       break;
   }
 }
 
+std::string describe_window_kind(const WindowPlan& w);
+
 std::string describe_window(const WindowPlan& w) {
+  std::string d = describe_window_kind(w);
+  if (w.early_ms > 0 && w.kind != WindowPlan::Kind::kGlobal) {
+    d += ", early results every " + format_duration_ms(w.early_ms);
+  }
+  return d;
+}
+
+std::string describe_window_kind(const WindowPlan& w) {
   switch (w.kind) {
     case WindowPlan::Kind::kTumbling: return "tumbling " + format_duration_ms(w.size_ms);
     case WindowPlan::Kind::kSliding:
@@ -260,6 +291,11 @@ std::string describe_window(const WindowPlan& w) {
     case WindowPlan::Kind::kCount:
       return fmt::format("count of {} records every {} (arrival order per key)", w.count_size,
                          w.count_slide);
+    case WindowPlan::Kind::kGlobal:
+      return fmt::format("global (never closes), running results{}{}",
+                         w.early_ms > 0 ? " every " + format_duration_ms(w.early_ms) : "",
+                         w.every_count > 0 ? fmt::format(" every {} records of a key", w.every_count)
+                                           : "");
   }
   return "";
 }
@@ -469,6 +505,11 @@ std::unique_ptr<Plan> Plan::compile(const PipelineSpec& spec) {
     p.window_.merge_keys =
         p.keyed_ && (p.grouping_.kind == GroupingKind::kPartialKey || p.grouping_.hot_keys);
     const WindowSpec& ws = window_step->window;
+    if (p.window_.merge_keys && ws.every_count > 0) {
+      fail(ws.kind_loc.path.empty() ? ws.loc : ws.kind_loc,
+           "every_count needs each key on one worker: use grouping: key without hot keys, or "
+           "every: <duration>");
+    }
     if (p.window_.merge_keys &&
         (ws.kind == WindowSpec::Kind::kSession || ws.kind == WindowSpec::Kind::kCount)) {
       const StepSpec& kb = s.steps[*key_step];
@@ -488,6 +529,7 @@ std::unique_ptr<Plan> Plan::compile(const PipelineSpec& spec) {
     for (const auto& n : p.window_.agg_names) out_names.push_back(n);
     // Late updates re-emit a window: the last column says which record is the update.
     if (p.window_.allowed_lateness_ms > 0) out_names.push_back("update");
+    if (p.window_.has_final_column()) out_names.push_back("final");
     for (const auto& a : p.aggs_) p.window_.aggs.push_back(a.get());
     p.window_.input_names = cur->names();
     p.window_.source_name = s.source.type == "file" ? s.source.path : s.source.type;

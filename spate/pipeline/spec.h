@@ -61,9 +61,13 @@ struct TimeSpec {
 };
 
 struct WindowSpec {
-  enum class Kind { kTumbling, kSliding, kSession, kCount };
+  enum class Kind { kTumbling, kSliding, kSession, kCount, kGlobal };
   Kind kind = Kind::kTumbling;
   int64_t size_ms = 0;                 // tumbling, sliding
+  int64_t early_ms = 0;                // tumbling, sliding: provisional results this often
+  int64_t every_ms = 0;                // global: running results this often (processing time)
+  int64_t every_count = 0;             // global, keyed: a key's running result every N records
+  SpecLoc early_loc;                   // early
   int64_t slide_ms = 0;                // sliding (tumbling: size_ms)
   int64_t gap_ms = 0;                  // session
   int64_t count_size = 0;              // count: records per window

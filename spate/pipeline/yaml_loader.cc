@@ -518,9 +518,11 @@ const std::vector<std::string> kKeyGroupings = {"key", "partial_key"};
 const std::vector<std::string> kShuffleKeys = {"grouping"};
 const std::vector<std::string> kShuffleGroupings = {"shuffle", "broadcast", "global"};
 const std::vector<std::string> kHotKeys = {"auto", "true", "false"};
-const std::vector<std::string> kWindowKinds = {"tumbling", "sliding", "session", "count"};
+const std::vector<std::string> kWindowKinds = {"tumbling", "sliding", "session", "count",
+                                               "global"};
 const std::vector<std::string> kWindowKeys = {"tumbling", "sliding", "session", "count",
-                                              "allowed_lateness"};
+                                              "global", "allowed_lateness", "early"};
+const std::vector<std::string> kGlobalKeys = {"every", "every_count"};
 const std::vector<std::string> kSlidingKeys = {"size", "slide"};
 const std::vector<std::string> kSessionKeys = {"gap"};
 const std::vector<std::string> kCountKeys = {"size", "slide"};
@@ -900,6 +902,12 @@ WindowSpec parse_window(const ConfNode& n, const std::string& path) {
       w.lateness_loc = at(e.value, lpath);
       continue;
     }
+    if (e.key == "early") {
+      const std::string epath = child_path(path, e.key);
+      w.early_ms = get_positive_duration(e.value, epath, "early interval");
+      w.early_loc = at(e.value, epath);
+      continue;
+    }
     if (kind != nullptr) {
       fail(at(e.key_loc, path),
            fmt::format("a window has one kind, found {} and {}", kind->key, e.key));
@@ -930,6 +938,19 @@ WindowSpec parse_window(const ConfNode& n, const std::string& path) {
     const ConfNode& m = window_settings(v, kpath, kSessionKeys, kExample);
     w.gap_ms = get_positive_duration(required(m, kpath, "gap", kExample),
                                      child_path(kpath, "gap"), "session gap");
+  } else if (kind->key == "global") {
+    constexpr std::string_view kExample = "{every: 10s} or {every_count: 1000}";
+    w.kind = WindowSpec::Kind::kGlobal;
+    const ConfNode& m = window_settings(v, kpath, kGlobalKeys, kExample);
+    if (const ConfNode* every = find(m, "every")) {
+      w.every_ms = get_positive_duration(*every, child_path(kpath, "every"), "every");
+    }
+    if (const ConfNode* every = find(m, "every_count")) {
+      w.every_count = get_int(*every, child_path(kpath, "every_count"), 1, int64_t{1} << 40);
+    }
+    if (w.every_ms == 0 && w.every_count == 0) {
+      fail(at(v, kpath), fmt::format("a global window needs a trigger: {}", kExample));
+    }
   } else {
     constexpr std::string_view kExample = "{size: 1000, slide: 100}";
     constexpr int64_t kMaxCount = int64_t{1} << 40;

@@ -587,6 +587,26 @@ TEST(YamlLoaderTest, Groupings) {
             "steps[0])");
 }
 
+TEST(YamlLoaderTest, EarlyAndGlobalWindows) {
+  auto window = [](const std::string& w) {
+    return load_pipeline_string("steps:\n  - window: " + w + "\n  - aggregate: {n: count()}\n",
+                                "p.yaml")
+        .steps[0]
+        .window;
+  };
+  const WindowSpec a = window("{tumbling: 1m, early: 5s}");
+  EXPECT_EQ(a.kind, WindowSpec::Kind::kTumbling);
+  EXPECT_EQ(a.early_ms, 5000);
+  const WindowSpec b = window("{global: {every: 10s, every_count: 3}}");
+  EXPECT_EQ(b.kind, WindowSpec::Kind::kGlobal);
+  EXPECT_EQ(b.every_ms, 10000);
+  EXPECT_EQ(b.every_count, 3);
+  EXPECT_EQ(error_of("steps:\n  - window: {global: {evry: 1s}}\n  - aggregate: {n: count()}\n"),
+            "p.yaml:2:23: steps[0].window.global: unknown key 'evry'; did you mean 'every'?");
+  EXPECT_EQ(error_of("steps:\n  - window: {tumbling: 1m, early: 0s}\n  - aggregate: {n: count()}\n"),
+            "p.yaml:2:35: steps[0].window.early: early interval must be greater than 0, found '0s'");
+}
+
 TEST(YamlLoaderTest, Routing) {
   const PipelineSpec a = load_pipeline_string("routing: {seed: 42}\n", "p.yaml");
   EXPECT_TRUE(a.routing.has_seed);
@@ -609,10 +629,10 @@ TEST(YamlLoaderTest, Window) {
             "{tumbling: 10s}, found '10s'");
   EXPECT_EQ(error_of("steps:\n  - window: {}\n  - aggregate: {n: count()}\n"),
             "p.yaml:2:13: steps[0].window: missing the window kind; expected one of: tumbling, "
-            "sliding, session, count");
+            "sliding, session, count, global");
   EXPECT_EQ(error_of("steps:\n  - window: {allowed_lateness: 1m}\n  - aggregate: {n: count()}\n"),
             "p.yaml:2:13: steps[0].window: missing the window kind; expected one of: tumbling, "
-            "sliding, session, count");
+            "sliding, session, count, global");
   EXPECT_EQ(error_of("steps:\n  - window: {sliding: 10s}\n  - aggregate: {n: count()}\n"),
             "p.yaml:2:23: steps[0].window.sliding: expected a mapping such as {size: 1m, slide: "
             "10s}, found '10s'");

@@ -93,6 +93,7 @@ struct Engine::Impl : public ChunkEmitter {
     bool sent_end = false;
     int64_t reported_wm = kMinTime;
     int64_t next_batch_end = kMinTime;  // micro-batch mode: the current batch's end (wall clock)
+    int64_t next_early = kMinTime;      // early results / global window trigger (wall clock)
     uint64_t records = 0;
     std::thread thread;
   };
@@ -479,6 +480,14 @@ struct Engine::Impl : public ChunkEmitter {
     wm = std::max(wm, w.reported_wm);  // watermarks never go back
     if (w.window) {
       std::vector<FiredWindow> fired;
+      if (spec.window->early_ms > 0 && wm < kMaxTime) {
+        const int64_t now = wall_clock_ms();
+        if (w.next_early == kMinTime) w.next_early = now + spec.window->early_ms;
+        if (now >= w.next_early) {
+          w.window->early(&fired);
+          w.next_early = now + spec.window->early_ms;
+        }
+      }
       w.window->fire(wm, &fired);
       for (auto& f : fired) {
         CollectorMsg m;
@@ -583,6 +592,16 @@ struct Engine::Impl : public ChunkEmitter {
   }
 
   bool has_update_column() const { return spec.window->allowed_lateness_ms > 0; }
+  // Writes the trailing update/final columns of a row the collector builds; c is the first
+  // column after the aggregates.
+  void write_flags(OutField* row, size_t c, bool update, bool final_row) const {
+    if (has_update_column()) row[c++].value = Value::boolean(update);
+    if (spec.window->has_final_column()) row[c].value = Value::boolean(final_row);
+  }
+  Value bound(OutputRows& out, int64_t ms) const {
+    if (spec.window->kind == WindowPlan::Kind::kGlobal) return Value();
+    return Value::string(out.arena().copy(format_rfc3339_ms(ms)));
+  }
 
   // Merges a fired window (or a late update's delta) into pw. Returns the indices of pw.keyed
   // that the merge touched.
@@ -625,37 +644,37 @@ struct Engine::Impl : public ChunkEmitter {
 
   // Writes the rows of merged per-key states `which` (indices into pw.keyed), ordered by key.
   void emit_keyed_states(int64_t end, PendingWindow& pw, std::vector<size_t> which, bool update,
-                         std::string& buf) {
+                         std::string& buf, bool final_row = true) {
     std::sort(which.begin(), which.end(),
               [&](size_t a, size_t b) { return key_less(pw.keyed[a].key, pw.keyed[b].key); });
     which.erase(std::unique(which.begin(), which.end()), which.end());
     OutputRows out;
     out.reset(spec.window->output_names);
-    const std::string ws = format_rfc3339_ms(pw.start), we = format_rfc3339_ms(end);
     for (size_t k : which) {
       OutField* row = out.add_row();
       const KeyedPartial& kp = pw.keyed[k];
       row[0].value = kp.key.is_string() ? Value::string(out.arena().copy(kp.key.sv())) : kp.key;
-      row[1].value = Value::string(out.arena().copy(ws));
-      row[2].value = Value::string(out.arena().copy(we));
+      row[1].value = bound(out, pw.start);
+      row[2].value = bound(out, end);
       for (size_t a = 0; a < kp.states.size(); ++a) kp.states[a]->write_result(&row[3 + a], out.arena());
-      if (has_update_column()) row[out.columns() - 1].value = Value::boolean(update);
+      write_flags(row, 3 + kp.states.size(), update, final_row);
     }
     for (size_t i = 0; i < out.rows(); ++i) spec.formatter->format_row(out, i, buf);
     engine->stats_.records_out += out.rows();
   }
 
-  void emit_global(int64_t end, PendingWindow& pw, bool update, std::string& buf) {
+  void emit_global(int64_t end, PendingWindow& pw, bool update, std::string& buf,
+                   bool final_row = true) {
     if (!pw.has_partials) return;
     OutputRows out;
     out.reset(spec.window->output_names);
     OutField* row = out.add_row();
-    row[0].value = Value::string(out.arena().copy(format_rfc3339_ms(pw.start)));
-    row[1].value = Value::string(out.arena().copy(format_rfc3339_ms(end)));
+    row[0].value = bound(out, pw.start);
+    row[1].value = bound(out, end);
     for (size_t a = 0; a < pw.partials.size(); ++a) {
       pw.partials[a]->write_result(&row[2 + a], out.arena());
     }
-    if (has_update_column()) row[out.columns() - 1].value = Value::boolean(update);
+    write_flags(row, 2 + pw.partials.size(), update, final_row);
     spec.formatter->format_row(out, 0, buf);
     engine->stats_.records_out++;
   }
@@ -715,12 +734,70 @@ struct Engine::Impl : public ChunkEmitter {
     }
   }
 
+  // Merges a snapshot into pw without consuming it (fresh states, then merge).
+  void absorb_copy(PendingWindow& pw, const FiredWindow& f) {
+    const auto& aggs = spec.window->aggs;
+    auto fresh = [&] {
+      std::vector<std::unique_ptr<AggState>> st;
+      for (const auto* a : aggs) st.push_back(a->make_state());
+      return st;
+    };
+    if (!f.partials.empty()) {
+      if (!pw.has_partials) {
+        pw.partials = fresh();
+        pw.has_partials = true;
+      }
+      for (size_t a = 0; a < pw.partials.size(); ++a) pw.partials[a]->merge(*f.partials[a]);
+    }
+    std::string enc;
+    for (const KeyedPartial& kp : f.keyed) {
+      enc.clear();
+      encode_key(kp.key, &enc);
+      auto [it, inserted] = pw.key_index.try_emplace(enc, pw.keyed.size());
+      if (inserted) {
+        KeyedPartial own;
+        own.key = kp.key.is_string() ? Value::string(pw.key_arena.copy(kp.key.sv())) : kp.key;
+        own.states = fresh();
+        pw.keyed.push_back(std::move(own));
+      }
+      auto& states = pw.keyed[it->second].states;
+      for (size_t a = 0; a < states.size(); ++a) states[a]->merge(*kp.states[a]);
+    }
+  }
+
+  // Provisional results (early results, global window triggers). Rows go out at once; partial
+  // states are snapshots: the latest of each worker is kept per window and their merge written.
+  void handle_provisional(int worker, FiredWindow& f,
+                          std::map<int64_t, std::map<int, FiredWindow>>& snapshots,
+                          std::string& buf) {
+    if (f.rows) {
+      for (size_t i = 0; i < f.rows->rows(); ++i) spec.formatter->format_row(*f.rows, i, buf);
+      engine->stats_.records_out += f.rows->rows();
+      return;
+    }
+    if (f.partials.empty() && f.keyed.empty()) return;
+    const int64_t end = f.end, start = f.start;
+    auto& per_worker = snapshots[end];
+    per_worker[worker] = std::move(f);
+    PendingWindow merged;
+    merged.start = start;
+    for (const auto& [w, snap] : per_worker) absorb_copy(merged, snap);
+    if (spec.window->keyed) {
+      std::vector<size_t> all(merged.keyed.size());
+      for (size_t k = 0; k < all.size(); ++k) all[k] = k;
+      emit_keyed_states(end, merged, std::move(all), false, buf, false);
+    } else {
+      emit_global(end, merged, false, buf, false);
+    }
+  }
+
   Status collect() {
     std::vector<int64_t> wm(n, kMinTime);
     std::vector<uint8_t> done(n, 0);
     int done_count = 0;
     std::map<int64_t, PendingWindow> pending;   // by window end
     std::map<int64_t, PendingWindow> retained;  // written, kept for late updates (by end)
+    std::map<int64_t, std::map<int, FiredWindow>> snapshots;  // provisional, by end and worker
     const int64_t lateness = spec.window ? spec.window->allowed_lateness_ms : 0;
     const bool retain = lateness > 0 && spec.window &&
                         (!spec.window->keyed || spec.window->merge_keys);
@@ -728,6 +805,7 @@ struct Engine::Impl : public ChunkEmitter {
     Status sink_status;
     auto emit_ready = [&](int64_t upto) {
       while (!pending.empty() && pending.begin()->first <= upto) {
+        snapshots.erase(pending.begin()->first);
         emit_window(pending.begin()->first, pending.begin()->second, buf);
         if (retain && upto != kMaxTime) {
           retained.insert(pending.extract(pending.begin()));
@@ -769,6 +847,10 @@ struct Engine::Impl : public ChunkEmitter {
           engine->stats_.records_out += m.rows->rows();
           break;
         case CollectorMsg::Kind::kFired: {
+          if (m.fired.provisional) {
+            handle_provisional(m.worker, m.fired, snapshots, buf);
+            break;
+          }
           if (m.fired.update) {
             handle_update(m.fired, pending, retained, buf);
             break;

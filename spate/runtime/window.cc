@@ -66,11 +66,13 @@ struct KeyTable {
   struct Entry {
     Value key;
     States states;
+    int64_t n = 0;  // records (counted only for every_count triggers)
   };
   absl::flat_hash_map<std::string, uint32_t> index;
   std::vector<Entry> entries;
   Arena arena;  // key strings
   int64_t records = 0;
+  bool changed = false;  // received records since the last early() (provisional results)
 
   Entry* find(const std::string& encoded) {
     auto it = index.find(encoded);
@@ -102,6 +104,8 @@ class WindowAggregator::Kernel {
   // prev: the watermark before this call (F before), now: F after.
   virtual void fire(int64_t prev, int64_t now, std::vector<FiredWindow>* out) = 0;
   virtual size_t open() const = 0;
+  // Provisional results of open windows (early results, global window triggers).
+  virtual void early(std::vector<FiredWindow>* /*out*/) {}
 
  protected:
   States make_states() const {
@@ -132,17 +136,21 @@ class WindowAggregator::Kernel {
     rows->reset(plan_.output_names);
     return rows;
   }
-  // One keyed result row: key, window_start, window_end, aggregates[, update].
+  // One keyed result row: key, window_start, window_end, aggregates[, update][, final].
   void write_row(OutputRows& rows, const Value& key, Value ws, Value we, const States& st,
-                 bool update) const {
+                 bool update, bool final_row = true) const {
     OutField* row = rows.add_row();
     row[0].value = copy_key(key, rows.arena());
     row[1].value = ws;
     row[2].value = we;
-    for (size_t a = 0; a < st.size(); ++a) st[a]->write_result(&row[3 + a], rows.arena());
-    if (plan_.allowed_lateness_ms > 0) row[3 + st.size()].value = Value::boolean(update);
+    size_t c = 3;
+    for (size_t a = 0; a < st.size(); ++a) st[a]->write_result(&row[c++], rows.arena());
+    if (plan_.allowed_lateness_ms > 0) row[c++].value = Value::boolean(update);
+    if (plan_.has_final_column()) row[c].value = Value::boolean(final_row);
   }
-  static Value time_value(OutputRows& rows, int64_t ms) {
+  // A window bound as written in results (null for the global window, which has none).
+  Value time_value(OutputRows& rows, int64_t ms) const {
+    if (plan_.kind == WindowPlan::Kind::kGlobal) return Value();
     return Value::string(rows.arena().copy(format_rfc3339_ms(ms)));
   }
   void late(const Value* rec, uint32_t slots, int64_t t, const std::string& why) {
@@ -184,10 +192,15 @@ class TimeKernel final : public WindowAggregator::Kernel {
       const int64_t ps = floor_div(t, pane_) * pane_;
       KeyTable& pane = pane_at(ps, t, now);
       pane.records++;
+      pane.changed = true;
       eval_args(rec, scratch);
       const Value& key = key_of(rec);
       encode_key(key, &key_buf_);
-      add_args(pane.find_or_add(key, key_buf_, plan_).states, t);
+      KeyTable::Entry& entry = pane.find_or_add(key, key_buf_, plan_);
+      add_args(entry.states, t);
+      if (plan_.every_count > 0 && ++entry.n % plan_.every_count == 0) {
+        write_triggered(ps, entry);  // global windows: the pane is the window
+      }
       // Windows of t that already fired (end <= now) but accept late records: update them.
       const int64_t first_start = last_start - ((size_ - 1 - (t - last_start)) / slide_) * slide_;
       if (first_start + size_ > now) continue;
@@ -208,6 +221,10 @@ class TimeKernel final : public WindowAggregator::Kernel {
   }
 
   void fire(int64_t, int64_t now, std::vector<FiredWindow>* out) override {
+    if (triggered_.rows) {
+      out->push_back(std::move(triggered_));
+      triggered_ = FiredWindow();
+    }
     for (int64_t s : dirty_) out->push_back(emit_update(s));
     dirty_.clear();
     delta_.clear();
@@ -227,7 +244,41 @@ class TimeKernel final : public WindowAggregator::Kernel {
 
   size_t open() const override { return panes_.size(); }
 
+  void early(std::vector<FiredWindow>* out) override {
+    for (int64_t s : open_starts_) {
+      bool changed = false;
+      for (auto it = panes_.lower_bound(s); it != panes_.end() && it->first < s + size_; ++it) {
+        changed = changed || it->second->changed;
+      }
+      if (!changed) continue;
+      FiredWindow fw;
+      fw.start = s;
+      fw.end = s + size_;
+      fw.provisional = true;
+      KeyTable merged;  // fresh states: the worker's own keep accumulating
+      merge_range(panes_, s, s + size_, plan_, &merged, &key_buf_);
+      fill(fw, merged, false, true);
+      out->push_back(std::move(fw));
+    }
+    for (auto& [start, pane] : panes_) pane->changed = false;
+  }
+
  private:
+  // every_count: the running row of a key that just reached a multiple of N records, as it is
+  // at that record; sent with the next fire().
+  void write_triggered(int64_t s, const KeyTable::Entry& e) {
+    if (!triggered_.rows) {
+      triggered_.provisional = true;
+      triggered_.rows = new_rows();
+      triggered_.start = s;
+      triggered_.end = s + size_;
+    }
+    triggered_.start = std::min(triggered_.start, s);
+    triggered_.end = std::max(triggered_.end, s + size_);
+    write_row(*triggered_.rows, e.key, time_value(*triggered_.rows, s),
+              time_value(*triggered_.rows, s + size_), e.states, false, false);
+  }
+
   KeyTable& pane_at(int64_t ps, int64_t t, int64_t now) {
     if (last_pane_ && last_pane_start_ == ps) return *last_pane_;
     auto [it, inserted] = panes_.try_emplace(ps);
@@ -290,7 +341,9 @@ class TimeKernel final : public WindowAggregator::Kernel {
     fw.rows = new_rows();
     fw.rows->reserve(t.entries.size());
     Value ws = time_value(*fw.rows, fw.start), we = time_value(*fw.rows, fw.end);
-    for (const auto& e : t.entries) write_row(*fw.rows, e.key, ws, we, e.states, update);
+    for (const auto& e : t.entries) {
+      write_row(*fw.rows, e.key, ws, we, e.states, update, !fw.provisional);
+    }
   }
 
   FiredWindow emit(int64_t s, int64_t now) {
@@ -341,6 +394,7 @@ class TimeKernel final : public WindowAggregator::Kernel {
   std::map<int64_t, std::unique_ptr<KeyTable>> delta_;  // late records since the last fire()
   std::set<int64_t> open_starts_;  // windows with records that have not fired
   std::set<int64_t> dirty_;        // fired windows that received late records
+  FiredWindow triggered_;          // every_count rows written since the last fire()
   KeyTable* last_pane_ = nullptr;
   int64_t last_pane_start_ = 0;
 };
@@ -618,6 +672,11 @@ WindowAggregator::WindowAggregator(const WindowPlan& plan, DeadLetterOutput* dea
       kernel_ = std::make_unique<TimeKernel>(*this, plan.size_ms, slide, lateness);
       break;
     }
+    case Kind::kGlobal:
+      // One window that never closes before the end of input: [0, 2^60) ms (36 million years;
+      // events before 1970 form a second one, [-2^60, 0)). Its bounds are written as null.
+      kernel_ = std::make_unique<TimeKernel>(*this, int64_t{1} << 60, int64_t{1} << 60, 0);
+      break;
     case Kind::kSession:
       if (plan.gap_ms <= 0 || !plan.keyed || plan.merge_keys) {
         throw std::invalid_argument("session windows need a positive gap and a key (key_by)");
@@ -661,5 +720,7 @@ void WindowAggregator::fire(int64_t watermark, std::vector<FiredWindow>* out) {
 }
 
 size_t WindowAggregator::open_windows() const { return kernel_->open(); }
+
+void WindowAggregator::early(std::vector<FiredWindow>* out) { kernel_->early(out); }
 
 }  // namespace spate

@@ -50,7 +50,7 @@
 namespace spate {
 
 struct WindowPlan {
-  enum class Kind { kTumbling, kSliding, kSession, kCount };
+  enum class Kind { kTumbling, kSliding, kSession, kCount, kGlobal };
   Kind kind = Kind::kTumbling;
   int64_t size_ms = 0;
   int64_t slide_ms = 0;   // == size_ms for tumbling (0 means size_ms)
@@ -58,6 +58,12 @@ struct WindowPlan {
   int64_t count_size = 0;
   int64_t count_slide = 0;  // 0 means count_size
   int64_t allowed_lateness_ms = 0;
+  // Tumbling/sliding: provisional results of open windows every early_ms of wall-clock time.
+  // Global: running results every early_ms (its `every` trigger).
+  int64_t early_ms = 0;
+  int64_t every_count = 0;  // global, keyed rows: a key's running result every N of its records
+  // Rows carry a `final` bool column (false: provisional) with early results and global windows.
+  bool has_final_column() const { return early_ms > 0 || every_count > 0 || kind == Kind::kGlobal; }
   // The grouping spreads a key over workers (partial_key, hot keys): fire per-key states
   // (FiredWindow::keyed) for the collector to merge. Tumbling and sliding only.
   bool merge_keys = false;
@@ -88,6 +94,9 @@ struct FiredWindow {
   std::unique_ptr<Arena> key_arena;                  // owns the strings of keyed[i].key
   int64_t records = 0;                               // records aggregated (delta for updates)
   bool update = false;                               // a late update of an already fired window
+  // Provisional results of a window still open (early results, global window triggers):
+  // rows with final = false; partial states are snapshots (copies) of the worker's state.
+  bool provisional = false;
 };
 
 class WindowAggregator {
@@ -105,6 +114,10 @@ class WindowAggregator {
   // Fires every window due at this watermark, oldest end first (updates of already fired
   // windows before first emissions). fire(kMaxTime) means end of input.
   void fire(int64_t watermark, std::vector<FiredWindow>* out);
+  // Provisional results (early_ms > 0, or a global window's triggers): every open window that
+  // received records since the last call (and, with every_count, each key that reached a
+  // multiple of N records). The engine calls it every early_ms of wall-clock time.
+  void early(std::vector<FiredWindow>* out);
   // Windows (or sessions, or keys with count windows) holding state.
   size_t open_windows() const;
   uint64_t late() const { return late_; }

@@ -268,6 +268,130 @@ TEST(WindowAggregator, LateRecordsUpdateWithinLatenessAndAreDroppedBeyond) {
   EXPECT_TRUE(fired.empty());
 }
 
+// Output names for a plan with a trailing `final` column.
+void with_final_column(Fixture& f, bool keyed) {
+  std::vector<std::string> names;
+  if (keyed) names.push_back("k");
+  for (const char* n : {"window_start", "window_end", "n", "s", "final"}) names.push_back(n);
+  f.plan.output_names = std::make_shared<const std::vector<std::string>>(names);
+}
+
+TEST(WindowAggregator, EarlyResultsAreProvisionalSnapshotsOfChangedWindows) {
+  Fixture f(true);
+  f.plan.early_ms = 100;
+  with_final_column(f, true);
+  WindowAggregator w(f.plan, nullptr);
+  RecordBatch b;
+  b.reset(2);
+  add(b, 1000, "a", 1);
+  add(b, 2000, "a", 2);
+  add(b, 12000, "b", 5);  // a second open window
+  Arena scratch;
+  w.add(b, scratch);
+  std::vector<FiredWindow> out;
+  w.early(&out);
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& fw : out) {
+    EXPECT_TRUE(fw.provisional);
+    ASSERT_EQ(fw.rows->rows(), 1u);
+    const OutField* r = fw.rows->row(0);
+    EXPECT_FALSE(r[5].value.b);  // final = false
+    if (fw.start == 0) {
+      EXPECT_EQ(r[3].value.i, 2);
+      EXPECT_EQ(r[4].value.i, 3);
+    } else {
+      EXPECT_EQ(fw.start, 10000);
+      EXPECT_EQ(r[4].value.i, 5);
+    }
+  }
+  // Nothing changed: no provisional results.
+  out.clear();
+  w.early(&out);
+  EXPECT_TRUE(out.empty());
+  // Only the window that changed is reported again, with its running result.
+  b.reset(2);
+  add(b, 3000, "a", 10);
+  w.add(b, scratch);
+  out.clear();
+  w.early(&out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].start, 0);
+  EXPECT_EQ(out[0].rows->row(0)[4].value.i, 13);
+  // The snapshots did not take the worker's state: the final result is complete.
+  out.clear();
+  w.fire(10000, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FALSE(out[0].provisional);
+  EXPECT_EQ(out[0].rows->row(0)[3].value.i, 3);
+  EXPECT_EQ(out[0].rows->row(0)[4].value.i, 13);
+  EXPECT_TRUE(out[0].rows->row(0)[5].value.b);  // final = true
+}
+
+TEST(WindowAggregator, EarlyGlobalSnapshotsAreCopies) {
+  Fixture f(false);
+  f.plan.early_ms = 100;
+  with_final_column(f, false);
+  WindowAggregator w(f.plan, nullptr);
+  RecordBatch b;
+  b.reset(2);
+  add(b, 1000, "a", 4);
+  Arena scratch;
+  w.add(b, scratch);
+  std::vector<FiredWindow> out;
+  w.early(&out);
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_EQ(out[0].partials.size(), 2u);
+  OutField r;
+  Arena a;
+  out[0].partials[1]->write_result(&r, a);
+  EXPECT_EQ(r.value.i, 4);
+  b.reset(2);
+  add(b, 2000, "a", 6);
+  w.add(b, scratch);
+  out.clear();
+  w.fire(kMaxTime, &out);
+  ASSERT_EQ(out.size(), 1u);
+  out[0].partials[1]->write_result(&r, a);
+  EXPECT_EQ(r.value.i, 10);
+}
+
+TEST(WindowAggregator, GlobalWindowEmitsAKeysRunningResultEveryNRecords) {
+  Fixture f(true);
+  f.plan.kind = WindowPlan::Kind::kGlobal;
+  f.plan.every_count = 2;
+  with_final_column(f, true);
+  WindowAggregator w(f.plan, nullptr);
+  RecordBatch b;
+  b.reset(2);
+  add(b, 5, "a", 1);
+  add(b, 1, "a", 2);   // a's 2nd record: running result n=2, s=3
+  add(b, 3, "b", 5);
+  add(b, 9000000, "a", 1);
+  add(b, 4, "a", 1);   // a's 4th: n=4, s=5
+  Arena scratch;
+  w.add(b, scratch);
+  std::vector<FiredWindow> out;
+  w.fire(1LL << 50, &out);  // far in event time: a global window does not close
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_TRUE(out[0].provisional);
+  ASSERT_EQ(out[0].rows->rows(), 2u);
+  const OutField* r0 = out[0].rows->row(0);
+  const OutField* r1 = out[0].rows->row(1);
+  EXPECT_EQ(r0[0].value.sv(), "a");
+  EXPECT_TRUE(r0[1].value.is_null());  // a global window has no bounds
+  EXPECT_EQ(r0[3].value.i, 2);
+  EXPECT_EQ(r0[4].value.i, 3);
+  EXPECT_EQ(r1[3].value.i, 4);
+  EXPECT_EQ(r1[4].value.i, 5);
+  EXPECT_FALSE(r1[5].value.b);
+  out.clear();
+  w.fire(kMaxTime, &out);  // end of input: the final results
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FALSE(out[0].provisional);
+  ASSERT_EQ(out[0].rows->rows(), 2u);
+  for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(out[0].rows->row(i)[5].value.b);
+}
+
 TEST(AggregateStates, SerializeRoundTrip) {
   for (const char* text : {"count()", "sum(x)", "avg(x)", "min(x)", "max(x)", "stddev(x)",
                            "distinct(x)", "quantile(x, 0.5)", "top_k(x, 3)"}) {
@@ -618,6 +742,8 @@ void run_reference_case(const RefCase& c, uint64_t seed, Coverage* cov) {
     case WindowPlan::Kind::kCount:
       ref = std::make_unique<CountReference>(c.size, c.slide);
       break;
+    case WindowPlan::Kind::kGlobal:
+      FAIL() << "global windows have their own tests";
   }
   WindowAggregator w(plan, nullptr);
 

@@ -45,12 +45,13 @@ class Arena {
 
  private:
   void next_block() {
-    if (used_ == blocks_.size()) blocks_.push_back(std::make_unique<char[]>(kBlockSize));
+    // new char[] (not make_unique<char[]>): a block is not zeroed, its bytes are written first.
+    if (used_ == blocks_.size()) blocks_.push_back(std::unique_ptr<char[]>(new char[kBlockSize]));
     cur_ = blocks_[used_++].get();
     end_ = cur_ + kBlockSize;
   }
   char* allocate_large(size_t n) {
-    large_.push_back(std::make_unique<char[]>(n));
+    large_.push_back(std::unique_ptr<char[]>(new char[n]));
     return large_.back().get();
   }
 

@@ -869,12 +869,18 @@ struct Engine::Impl : public ChunkEmitter {
           ++done_count;
           break;
       }
+      bool emitted = false;
       if (!pending.empty() || !retained.empty()) {
         // A window is complete once every worker has fired it.
         int64_t lo = *std::min_element(wm.begin(), wm.end());
         size_t before = pending.size();
         emit_ready(lo);
-        if (pending.size() != before && sink_status.is_ok()) sink_status = write_out(buf, true);
+        emitted = pending.size() != before;
+      }
+      // Window results are flushed as soon as nothing else waits (not once per window: a
+      // session window can close per key, thousands per second).
+      if (emitted && sink_status.is_ok() && spec.batch_interval_ms <= 0 && collector.empty()) {
+        sink_status = write_out(buf, true);
       }
       // Per-event mode: write when the buffer is large, or when nothing else is waiting (a live
       // stream's records must not sit in the buffer). Micro-batch mode: write large buffers as

@@ -2,8 +2,9 @@
 // SpaceSaving: top-k / heavy hitters with m counters (Metwally, Agrawal, El Abbadi, "Efficient
 // computation of frequent and top-k elements in data streams", ICDT 2005), kept in their
 // stream-summary structure: buckets of equal count in a doubly linked list sorted by count, each
-// holding a circular list of its counters, and an item -> counter index (open addressing with
-// linear probing and backward-shift deletion, load <= 1/2, hashed with a per-summary salt).
+// holding a circular list of its counters, and an item -> counter index (open addressing over
+// groups of 8 slots probed linearly group by group, load <= 1/2, hashed with a per-summary salt;
+// see Group).
 //
 // Guarantee: for every monitored item, count - error <= true <= count; an item not monitored
 // has true <= min_count() (0 while fewer than m items were seen); min_count() <= total() / m, so
@@ -26,6 +27,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
@@ -135,7 +137,7 @@ class BasicSpaceSaving {
       counters_.emplace_back();
       Traits::assign(&counters_.back().item, item);
       counters_.back().tag = static_cast<uint32_t>(h);
-      index_insert(c, h);
+      index_insert(c, static_cast<uint32_t>(h));
       place_new(c, weight);
       return;
     }
@@ -148,7 +150,7 @@ class BasicSpaceSaving {
     Traits::assign(&ctr.item, item);
     ctr.tag = static_cast<uint32_t>(h);
     ctr.error = buckets_[b].count;
-    index_insert(c, h);
+    index_insert(c, ctr.tag);
     increment(c, weight);
   }
 
@@ -189,7 +191,7 @@ class BasicSpaceSaving {
     buckets_.clear();
     free_bucket_ = -1;
     min_bucket_ = -1;
-    std::fill(slots_.begin(), slots_.end(), Slot{0, -1});
+    std::fill(groups_.begin(), groups_.end(), Group{});
   }
 
   std::string serialize() const;
@@ -216,64 +218,100 @@ class BasicSpaceSaving {
   void init_storage() {
     buckets_.clear();
     free_bucket_ = -1;
-    slots_.assign(16, Slot{0, -1});
-    mask_ = 15;
+    groups_.assign(2, Group{});
+    gmask_ = 1;
   }
 
+  // The item -> counter index: groups of 8 slots. A slot's control byte is 0 when empty, else
+  // 0x80 | 7 bits of the item's hash, so one 64-bit word answers "which slots may hold this
+  // item" and "is there a free slot" for the whole group without a branch per slot. An item
+  // lives in its home group (hash bits 7 and up) or, when that group was full, in one of the
+  // following groups (linear probing by group); `overflow` counts the live items whose probe
+  // sequence crosses a group (stored past it), so a lookup stops at the first group with
+  // overflow == 0 and an erase needs no tombstones: probe lengths depend only on the items
+  // present, never on how many came and went. At load <= 1/2 a group overflows rarely: almost
+  // every lookup reads one 64-byte group, and its loops and exits are predictable.
+  struct alignas(64) Group {
+    uint64_t ctrl = 0;      // byte i: 0 (slot i empty) or 0x80 | tag7
+    uint32_t overflow = 0;  // items whose probe sequence passes this group
+    int32_t counter[8] = {};
+  };
+  static constexpr uint64_t kLsb = 0x0101010101010101ull;
+  static constexpr uint64_t kMsb = 0x8080808080808080ull;
+  static uint32_t home_of(uint32_t tag, uint32_t gmask) { return (tag >> 7) & gmask; }
+  static uint64_t ctrl_byte(uint32_t tag) { return 0x80u | (tag & 0x7Fu); }
+  // Bytes of `ctrl` equal to `byte` have their top bit set in the result (a byte above a true
+  // match can be a false positive; callers verify every candidate).
+  static uint64_t match(uint64_t ctrl, uint64_t byte) {
+    const uint64_t x = ctrl ^ (byte * kLsb);
+    return (x - kLsb) & ~x & kMsb;
+  }
+  static uint64_t empty_slots(uint64_t ctrl) { return ~ctrl & kMsb; }
+
   // Makes room for one more counter: grows the bucket pool and doubles the index (rehashing by
-  // the stored tags) when it would be more than half full. Called before adding a counter.
+  // the counters' stored tags) when it would be more than half full. Called before adding a
+  // counter.
   void reserve_one_more() {
     // Bucket slots for every counter plus one: once full, moves never allocate.
     const size_t want = counters_.size() + 2;
     if (buckets_.capacity() < want) {
       buckets_.reserve(std::min(2 * want, size_t{capacity_} + 1));
     }
-    if ((counters_.size() + 1) * 2 <= slots_.size()) return;
-    std::vector<Slot> old;
-    old.swap(slots_);
-    slots_.assign(old.size() * 2, Slot{0, -1});
-    mask_ = static_cast<uint32_t>(slots_.size() - 1);
-    for (const Slot& sl : old) {
-      if (sl.counter < 0) continue;
-      uint32_t i = sl.tag & mask_;
-      while (slots_[i].counter >= 0) i = (i + 1) & mask_;
-      slots_[i] = sl;
+    if ((counters_.size() + 1) * 2 <= groups_.size() * 8) return;
+    groups_.assign(groups_.size() * 2, Group{});
+    gmask_ = static_cast<uint32_t>(groups_.size() - 1);
+    for (size_t c = 0; c < counters_.size(); ++c) {
+      index_insert(static_cast<int32_t>(c), counters_[c].tag);
     }
   }
 
-  // The counter holding `item` (hash h), or -1. Linear probing; a slot's tag is the low 32
-  // bits of its item's hash (so also its home slot), compared before the item itself.
+  // The counter holding `item` (hash h), or -1.
   int32_t lookup(Key item, uint64_t h) const {
     const auto tag = static_cast<uint32_t>(h);
-    for (uint32_t i = tag & mask_;; i = (i + 1) & mask_) {
-      const Slot s = slots_[i];
-      if (s.counter < 0) return -1;
-      if (s.tag == tag && Traits::key(counters_[s.counter].item) == item) return s.counter;
-    }
-  }
-
-  void index_insert(int32_t c, uint64_t h) {
-    const auto tag = static_cast<uint32_t>(h);
-    uint32_t i = tag & mask_;
-    while (slots_[i].counter >= 0) i = (i + 1) & mask_;
-    slots_[i] = Slot{tag, c};
-  }
-
-  // Removes counter c (slot tag `tag`) from the index by backward-shift deletion: no tombstones, so
-  // probe lengths never degrade however many items come and go.
-  void index_erase(int32_t c, uint32_t tag) {
-    uint32_t i = tag & mask_;
-    while (slots_[i].counter != c) i = (i + 1) & mask_;
-    for (uint32_t j = (i + 1) & mask_;; j = (j + 1) & mask_) {
-      const Slot s = slots_[j];
-      if (s.counter < 0) break;
-      // s may fill the hole at i if i lies on its probe path [home, j].
-      if (((j - (s.tag & mask_)) & mask_) >= ((j - i) & mask_)) {
-        slots_[i] = s;
-        i = j;
+    const uint64_t byte = ctrl_byte(tag);
+    uint32_t g = home_of(tag, gmask_);
+    for (uint32_t probed = 0;; g = (g + 1) & gmask_) {
+      const Group& grp = groups_[g];
+      for (uint64_t m = match(grp.ctrl, byte); m != 0; m &= m - 1) {
+        const int32_t c = grp.counter[std::countr_zero(m) >> 3];
+        const Counter& ctr = counters_[c];
+        if (ctr.tag == tag && Traits::key(ctr.item) == item) return c;
       }
+      // Every group can have overflow > 0 at once (items displaced past each of them in turn,
+      // the groups emptied since): after a full turn the item is absent.
+      if (grp.overflow == 0 || ++probed > gmask_) return -1;
     }
-    slots_[i].counter = -1;
+  }
+
+  void index_insert(int32_t c, uint32_t tag) {
+    for (uint32_t g = home_of(tag, gmask_);; g = (g + 1) & gmask_) {
+      Group& grp = groups_[g];
+      const uint64_t e = empty_slots(grp.ctrl);
+      if (e != 0) {
+        const int i = std::countr_zero(e) >> 3;
+        grp.ctrl |= ctrl_byte(tag) << (8 * i);
+        grp.counter[i] = c;
+        return;
+      }
+      ++grp.overflow;
+    }
+  }
+
+  // Removes counter c (tag `tag`) from the index: clears its slot and takes it out of the
+  // overflow counts of the groups before it on its probe sequence.
+  void index_erase(int32_t c, uint32_t tag) {
+    const uint64_t byte = ctrl_byte(tag);
+    for (uint32_t g = home_of(tag, gmask_);; g = (g + 1) & gmask_) {
+      Group& grp = groups_[g];
+      for (uint64_t m = match(grp.ctrl, byte); m != 0; m &= m - 1) {
+        const int i = std::countr_zero(m) >> 3;
+        if (grp.counter[i] == c) {
+          grp.ctrl &= ~(uint64_t{0xFF} << (8 * i));
+          return;
+        }
+      }
+      --grp.overflow;
+    }
   }
 
   void clear_storage() {
@@ -355,6 +393,21 @@ class BasicSpaceSaving {
   void increment(int32_t c, uint64_t w) {
     const int32_t b = counters_[c].bucket;
     const uint64_t target = buckets_[b].count + w;
+    if (w == 1) {  // the common case: the next bucket holds count + 1 or there is none between
+      const int32_t n = buckets_[b].next;
+      if (n != -1 && buckets_[n].count == target) {
+        if (detach(c)) unlink_and_free_bucket(b);
+        attach(c, n);
+      } else if (counters_[c].next == c) {  // alone: relabel
+        buckets_[b].count = target;
+      } else {
+        const int32_t nb = alloc_bucket(target);
+        link_bucket_after(nb, b);
+        detach(c);
+        attach(c, nb);
+      }
+      return;
+    }
     // p: the last bucket with count <= target, searching forward from b.
     int32_t p = b;
     for (int32_t n = buckets_[p].next; n != -1 && buckets_[n].count <= target;
@@ -407,7 +460,7 @@ class BasicSpaceSaving {
     Traits::assign(&counters_.back().item, item);
     counters_.back().tag = static_cast<uint32_t>(h);
     counters_.back().error = error;
-    index_insert(c, h);
+    index_insert(c, static_cast<uint32_t>(h));
     if (*last_bucket == -1 || buckets_[*last_bucket].count != count) {
       const int32_t nb = alloc_bucket(count);
       link_bucket_after(nb, *last_bucket);
@@ -435,12 +488,8 @@ class BasicSpaceSaving {
   int32_t free_bucket_ = -1;
   std::vector<Counter> counters_;  // at most capacity_
   std::vector<Bucket> buckets_;    // grows to at most capacity_ + 1 (one extra during a move)
-  struct Slot {
-    uint32_t tag;     // low 32 bits of the item's hash
-    int32_t counter;  // -1: empty
-  };
-  std::vector<Slot> slots_;  // the item -> counter index
-  uint32_t mask_ = 0;        // slots_.size() - 1
+  std::vector<Group> groups_;  // the item -> counter index (a power of two of groups)
+  uint32_t gmask_ = 0;         // groups_.size() - 1
   uint64_t salt_ = space_saving_salt();
 };
 

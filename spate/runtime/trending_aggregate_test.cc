@@ -14,27 +14,12 @@
 
 #include "spate/analytics/prng.h"
 #include "spate/runtime/aggregate.h"
+#include "spate/runtime/aggregate_test_util.h"
 
 namespace spate {
 namespace {
 
-class AnyScope : public FieldScope {
- public:
-  int resolve(std::string_view, std::string*) override { return 0; }
-  bool constrain(int, ExprType, std::string*) override { return true; }
-  ExprType type_of(int) const override { return ExprType::kAny; }
-};
-
-std::unique_ptr<AggregateFunction> compile(const std::string& text, std::string* error = nullptr) {
-  AnyScope scope;
-  ExprError e;
-  auto node = parse_expr(text, &e);
-  EXPECT_TRUE(node) << e.message;
-  if (!node) return nullptr;
-  auto f = AggregateRegistry::builtin().compile(*node, scope, &e);
-  if (error != nullptr) *error = e.message;
-  return f;
-}
+using test_util::compile;
 
 struct Row {
   std::string value;

@@ -559,6 +559,42 @@ void append_text_table(std::string& out, const std::vector<std::string>& header,
   for (const auto& r : rows) line(r);
 }
 
+// Event-time tumbling windows of the one-liners (--window, --lateness): which window an event
+// falls in, which events are late, and when a new maximum event time closes windows.
+class WindowClock {
+ public:
+  int64_t window_ms = 0;  // 0: no windows
+  int64_t lateness_ms = 0;
+
+  int64_t start_of(int64_t t) const { return t - (((t % window_ms) + window_ms) % window_ms); }
+  // The window start of an event at t, or nullopt when it is late. When t raises the maximum
+  // event time, close(watermark) runs first; it closes the windows that end at or before the
+  // watermark, reporting each with closed().
+  template <class Close>
+  std::optional<int64_t> place(int64_t t, Close&& close) {
+    const int64_t start = start_of(t);
+    if (start < closed_before_) return std::nullopt;
+    if (t > max_time_) {
+      max_time_ = t;
+      close(max_time_ - lateness_ms);
+      if (start < closed_before_) return std::nullopt;  // only with lateness 0, t at a window end
+    }
+    return start;
+  }
+  // The window starting at `start` was closed: its events are late from now on.
+  void closed(int64_t start) { closed_before_ = std::max(closed_before_, start + window_ms); }
+  // Windows that had no events before the watermark are closed too (late events for them drop).
+  void passed(int64_t watermark) {
+    if (watermark >= closed_before_ && watermark < kMaxTime) {
+      closed_before_ = std::max(closed_before_, start_of(watermark));
+    }
+  }
+
+ private:
+  int64_t max_time_ = kMinTime;
+  int64_t closed_before_ = kMinTime;  // windows starting before this are closed
+};
+
 // One group's state per distinct --by value, one set of groups per open window.
 template <class State>
 class Aggregator {
@@ -574,10 +610,10 @@ class Aggregator {
         extractor_(input_format_of(flags.input_format), names_) {
     if (!flags.window.empty()) {
       if (flags.time_field.empty()) throw std::invalid_argument("--window needs --time FIELD");
-      window_ms_ = *parse_duration_flag("--window", flags.window);
+      clock_.window_ms = *parse_duration_flag("--window", flags.window);
       auto l = parse_duration_ms(flags.lateness);
       if (!l.is_ok() || *l < 0) throw std::invalid_argument("--lateness: bad duration");
-      lateness_ms_ = *l;
+      clock_.lateness_ms = *l;
     } else if (!flags.time_field.empty() && !kTimedState) {
       throw std::invalid_argument("--time needs --window DUR");
     }
@@ -593,7 +629,7 @@ class Aggregator {
           flush_out(out_);
         });
     if (rc != kExitOk) return rc;
-    if (windows_.empty() && window_ms_ == 0 && flags_.by.empty()) state_for(0, "");
+    if (windows_.empty() && clock_.window_ms == 0 && flags_.by.empty()) state_for(0, "");
     emit_all();
     flush_out(out_);
     report_skips(command_, names_, skips_);
@@ -629,26 +665,19 @@ class Aggregator {
     }
     int64_t window_start = 0;
     int64_t t = 0;
-    if (window_ms_ > 0 || (kTimedState && !flags_.time_field.empty())) {
+    if (clock_.window_ms > 0 || (kTimedState && !flags_.time_field.empty())) {
       if (!parse_event_time(extractor_.value(kTimeSlot), extractor_.is_string(kTimeSlot), &t)) {
         ++skips_.bad_time;
         return;
       }
     }
-    if (window_ms_ > 0) {
-      window_start = t - (((t % window_ms_) + window_ms_) % window_ms_);
-      if (window_start < closed_before_) {
+    if (clock_.window_ms > 0) {
+      auto start = clock_.place(t, [this](int64_t wm) { close_windows_until(wm); });
+      if (!start) {
         ++skips_.late;
         return;
       }
-      if (t > max_time_) {
-        max_time_ = t;
-        close_windows_until(max_time_ - lateness_ms_);
-        if (window_start < closed_before_) {  // only with lateness 0 and t at a window end
-          ++skips_.late;
-          return;
-        }
-      }
+      window_start = *start;
     }
     State& state = state_for(window_start, flags_.by.empty() ? std::string_view()
                                                             : extractor_.value(kGroupSlot));
@@ -678,17 +707,14 @@ class Aggregator {
   // Closes (emits and forgets) every window whose end is <= watermark, in order.
   void close_windows_until(int64_t watermark) {
     bool any = false;
-    while (!windows_.empty() && windows_.begin()->first + window_ms_ <= watermark) {
+    while (!windows_.empty() && windows_.begin()->first + clock_.window_ms <= watermark) {
       emit_window(windows_.begin()->first, windows_.begin()->second);
-      closed_before_ = std::max(closed_before_, windows_.begin()->first + window_ms_);
+      clock_.closed(windows_.begin()->first);
       windows_.erase(windows_.begin());
       last_state_ = nullptr;
       any = true;
     }
-    if (watermark >= closed_before_ && window_ms_ > 0) {
-      // Windows with no events before the watermark are closed too (late events for them drop).
-      closed_before_ = std::max(closed_before_, watermark - (((watermark % window_ms_) + window_ms_) % window_ms_));
-    }
+    if (clock_.window_ms > 0) clock_.passed(watermark);
     if (any) flush_out(out_);
   }
 
@@ -700,7 +726,7 @@ class Aggregator {
     std::vector<const typename Groups::value_type*> sorted;
     for (const auto& g : groups) sorted.push_back(&g);
     std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
-    const bool windowed = window_ms_ > 0;
+    const bool windowed = clock_.window_ms > 0;
     if (output_ == OutputFormat::kJson) {
       for (const auto* g : sorted) {
         out_.push_back('{');
@@ -708,7 +734,7 @@ class Aggregator {
           out_ += "\"window_start\":\"";
           append_rfc3339_ms(out_, start);
           out_ += "\",\"window_end\":\"";
-          append_rfc3339_ms(out_, start + window_ms_);
+          append_rfc3339_ms(out_, start + clock_.window_ms);
           out_ += "\",";
         }
         if (!flags_.by.empty()) {
@@ -741,7 +767,7 @@ class Aggregator {
         std::vector<std::string> r;
         if (windowed) {
           r.push_back(format_rfc3339_ms(start));
-          r.push_back(format_rfc3339_ms(start + window_ms_));
+          r.push_back(format_rfc3339_ms(start + clock_.window_ms));
         }
         if (!flags_.by.empty()) r.push_back(g->first);
         if (field_column) r.push_back(flags_.field);
@@ -776,11 +802,8 @@ class Aggregator {
   OutputFormat output_;
   std::vector<std::string> names_;
   FieldExtractor extractor_;
-  int64_t window_ms_ = 0;
-  int64_t lateness_ms_ = 0;
+  WindowClock clock_;
   int64_t every_ms_ = 0;
-  int64_t max_time_ = kMinTime;
-  int64_t closed_before_ = kMinTime;  // windows starting before this are closed
   std::map<int64_t, Groups> windows_;
   State* last_state_ = nullptr;
   int64_t last_window_ = 0;
@@ -890,12 +913,12 @@ class DriftRunner {
         output_(output_format_of(c_.output_format)) {
     if (!c_.window.empty()) {
       if (c_.time_field.empty()) throw std::invalid_argument("--window needs --time FIELD");
-      window_ms_ = *parse_duration_flag("--window", c_.window);
+      clock_.window_ms = *parse_duration_flag("--window", c_.window);
       auto l = parse_duration_ms(c_.lateness);
       if (!l.is_ok() || *l < 0) throw std::invalid_argument("--lateness: bad duration");
-      lateness_ms_ = *l;
+      clock_.lateness_ms = *l;
     }
-    if (shift_mode_ && window_ms_ == 0) {
+    if (shift_mode_ && clock_.window_ms == 0) {
       throw std::invalid_argument("--method shift compares windows: it needs --time FIELD --window DUR");
     }
     if (shift_mode_ && (flags_.delta >= 0 || flags_.lambda >= 0)) {
@@ -955,20 +978,13 @@ class DriftRunner {
       return;
     }
     int64_t window_start = 0;
-    if (window_ms_ > 0) {
-      window_start = t - (((t % window_ms_) + window_ms_) % window_ms_);
-      if (window_start < closed_before_) {
+    if (clock_.window_ms > 0) {
+      auto start = clock_.place(t, [this](int64_t wm) { close_windows_until(wm); });
+      if (!start) {
         ++skips_.late;
         return;
       }
-      if (t > max_time_) {
-        max_time_ = t;
-        close_windows_until(max_time_ - lateness_ms_);
-        if (window_start < closed_before_) {
-          ++skips_.late;
-          return;
-        }
-      }
+      window_start = *start;
     }
     const std::string_view group =
         c_.by.empty() ? std::string_view() : extractor_.value(kGroupSlot);
@@ -996,18 +1012,13 @@ class DriftRunner {
   // Closes every window whose end is <= watermark, in window order.
   void close_windows_until(int64_t watermark) {
     while (!windows_.empty() &&
-           (window_ms_ == 0 || windows_.begin()->first + window_ms_ <= watermark)) {
+           (clock_.window_ms == 0 || windows_.begin()->first + clock_.window_ms <= watermark)) {
       if (shift_mode_) close_shift_window(windows_.begin()->first, windows_.begin()->second);
-      if (window_ms_ > 0) {
-        closed_before_ = std::max(closed_before_, windows_.begin()->first + window_ms_);
-      }
+      if (clock_.window_ms > 0) clock_.closed(windows_.begin()->first);
       windows_.erase(windows_.begin());
-      if (window_ms_ == 0) break;
+      if (clock_.window_ms == 0) break;
     }
-    if (window_ms_ > 0 && watermark >= closed_before_ && watermark < kMaxTime) {
-      closed_before_ = std::max(
-          closed_before_, watermark - (((watermark % window_ms_) + window_ms_) % window_ms_));
-    }
+    if (clock_.window_ms > 0) clock_.passed(watermark);
     flush_out(out_);
   }
 
@@ -1047,20 +1058,20 @@ class DriftRunner {
   void begin_row(std::string_view kind, int64_t window_start, std::string_view group,
                  std::vector<std::string>& cells) const {
     if (every_ms_ > 0) cells.emplace_back(kind);
-    if (window_ms_ > 0) {
+    if (clock_.window_ms > 0) {
       cells.push_back(format_rfc3339_ms(window_start));
-      cells.push_back(format_rfc3339_ms(window_start + window_ms_));
+      cells.push_back(format_rfc3339_ms(window_start + clock_.window_ms));
     }
     if (!c_.by.empty()) cells.emplace_back(group);
   }
   void begin_json(std::string_view kind, int64_t window_start, std::string_view group) {
     out_.push_back('{');
     if (every_ms_ > 0) fmt::format_to(std::back_inserter(out_), "\"kind\":\"{}\",", kind);
-    if (window_ms_ > 0) {
+    if (clock_.window_ms > 0) {
       out_ += "\"window_start\":\"";
       append_rfc3339_ms(out_, window_start);
       out_ += "\",\"window_end\":\"";
-      append_rfc3339_ms(out_, window_start + window_ms_);
+      append_rfc3339_ms(out_, window_start + clock_.window_ms);
       out_ += "\",";
     }
     if (!c_.by.empty()) {
@@ -1077,7 +1088,7 @@ class DriftRunner {
       header_done_ = true;
       std::vector<std::string> header;
       if (every_ms_ > 0) header.emplace_back("kind");
-      if (window_ms_ > 0) {
+      if (clock_.window_ms > 0) {
         header.emplace_back("window_start");
         header.emplace_back("window_end");
       }
@@ -1259,11 +1270,8 @@ class DriftRunner {
   std::vector<std::string> names_;
   FieldExtractor extractor_;
   OutputFormat output_;
-  int64_t window_ms_ = 0;
-  int64_t lateness_ms_ = 0;
+  WindowClock clock_;
   int64_t every_ms_ = 0;
-  int64_t max_time_ = kMinTime;
-  int64_t closed_before_ = kMinTime;
   std::map<int64_t, Groups> windows_;  // without --window: one, at 0
   absl::flat_hash_map<std::string, ShiftTrack> shift_tracks_;
   DistributionShiftOptions shift_options_;

@@ -559,6 +559,27 @@ void append_text_table(std::string& out, const std::vector<std::string>& header,
   for (const auto& r : rows) line(r);
 }
 
+// The fields every JSON answer starts with (after its '{'): window_start/window_end when
+// windowed (window_ms > 0), the --by group under its own name, then "field".
+void append_json_head(std::string& out, int64_t window_start, int64_t window_ms,
+                      const std::string& by, std::string_view group, const std::string& field) {
+  if (window_ms > 0) {
+    out += "\"window_start\":\"";
+    append_rfc3339_ms(out, window_start);
+    out += "\",\"window_end\":\"";
+    append_rfc3339_ms(out, window_start + window_ms);
+    out += "\",";
+  }
+  if (!by.empty()) {
+    append_json_string(out, by);
+    out.push_back(':');
+    append_json_string(out, group);
+    out.push_back(',');
+  }
+  out += "\"field\":";
+  append_json_string(out, field);
+}
+
 // Event-time tumbling windows of the one-liners (--window, --lateness): which window an event
 // falls in, which events are late, and when a new maximum event time closes windows.
 class WindowClock {
@@ -730,21 +751,7 @@ class Aggregator {
     if (output_ == OutputFormat::kJson) {
       for (const auto* g : sorted) {
         out_.push_back('{');
-        if (windowed) {
-          out_ += "\"window_start\":\"";
-          append_rfc3339_ms(out_, start);
-          out_ += "\",\"window_end\":\"";
-          append_rfc3339_ms(out_, start + clock_.window_ms);
-          out_ += "\",";
-        }
-        if (!flags_.by.empty()) {
-          append_json_string(out_, flags_.by);
-          out_.push_back(':');
-          append_json_string(out_, g->first);
-          out_.push_back(',');
-        }
-        out_ += "\"field\":";
-        append_json_string(out_, flags_.field);
+        append_json_head(out_, start, clock_.window_ms, flags_.by, g->first, flags_.field);
         g->second->json(out_);
         out_ += "}\n";
       }
@@ -1067,21 +1074,7 @@ class DriftRunner {
   void begin_json(std::string_view kind, int64_t window_start, std::string_view group) {
     out_.push_back('{');
     if (every_ms_ > 0) fmt::format_to(std::back_inserter(out_), "\"kind\":\"{}\",", kind);
-    if (clock_.window_ms > 0) {
-      out_ += "\"window_start\":\"";
-      append_rfc3339_ms(out_, window_start);
-      out_ += "\",\"window_end\":\"";
-      append_rfc3339_ms(out_, window_start + clock_.window_ms);
-      out_ += "\",";
-    }
-    if (!c_.by.empty()) {
-      append_json_string(out_, c_.by);
-      out_.push_back(':');
-      append_json_string(out_, group);
-      out_.push_back(',');
-    }
-    out_ += "\"field\":";
-    append_json_string(out_, c_.field);
+    append_json_head(out_, window_start, clock_.window_ms, c_.by, group, c_.field);
   }
   void write_cells(const std::vector<std::string>& cells) {
     if (!header_done_) {

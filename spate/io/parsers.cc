@@ -14,13 +14,13 @@ namespace spate {
 
 const std::vector<std::string>& metadata_field_names() {
   static const std::vector<std::string> k = {"$source", "$remote_ip", "$remote_port",
-                                             "$ingest_time", "$length"};
+                                             "$ingest_time", "$length", "$rate"};
   return k;
 }
 
 namespace {
 
-enum class Meta { kNone, kSource, kRemoteIp, kRemotePort, kIngestTime, kLength, kRaw };
+enum class Meta { kNone, kSource, kRemoteIp, kRemotePort, kIngestTime, kLength, kRate, kRaw };
 
 Meta meta_of(const std::string& path) {
   if (path == "$source") return Meta::kSource;
@@ -28,6 +28,7 @@ Meta meta_of(const std::string& path) {
   if (path == "$remote_port") return Meta::kRemotePort;
   if (path == "$ingest_time") return Meta::kIngestTime;
   if (path == "$length") return Meta::kLength;
+  if (path == "$rate") return Meta::kRate;
   if (path == "$raw") return Meta::kRaw;
   return Meta::kNone;
 }
@@ -107,6 +108,7 @@ class ParserBase : public RecordParser {
           break;
         case Meta::kIngestTime: rec[slot] = Value::integer(chunk_->ingest_time_ms); break;
         case Meta::kLength: rec[slot] = Value::integer(static_cast<int64_t>(len)); break;
+        case Meta::kRate: rec[slot] = Value::integer(chunk_->input_rate); break;
         case Meta::kRaw: rec[slot] = Value::string(raw_arena_->copy(raw)); break;
         case Meta::kNone: break;
       }

@@ -392,6 +392,7 @@ std::unique_ptr<Plan> Plan::compile(const PipelineSpec& spec) {
   // Compile steps.
   Scope* cur = input;
   std::optional<size_t> key_step;
+  const Scope* key_scope = nullptr;  // the scope key_by made (its last slot is the key)
   const StepSpec* window_step = nullptr;
   for (size_t i = 0; i < s.steps.size(); ++i) {
     const StepSpec& st = s.steps[i];
@@ -433,6 +434,7 @@ std::unique_ptr<Plan> Plan::compile(const PipelineSpec& spec) {
           next->add(cur->slots()[k].name, cur->slots()[k].type, static_cast<int>(k));
         }
         next->add(name, c.type(), c.field_slot());
+        key_scope = next;
         if (!p.hasher_) p.hasher_ = make_key_hasher(p.routing_seed_);
         p.ops_.push_back(std::make_unique<KeyByOp>(std::move(c), in_slots, p.hasher_));
         p.pre_ops_ = p.ops_.size();
@@ -538,6 +540,8 @@ std::unique_ptr<Plan> Plan::compile(const PipelineSpec& spec) {
     p.raw_passthrough_ = true;
   } else {
     out_names = cur->names();
+    // Without a window key_by only routes: the key slot it appends is not an output column.
+    if (cur == key_scope) out_names.pop_back();
   }
   if (window_step && p.keyed_) {
     // A select after key_by would drop the key slot: the key must be the scope's last slot.
@@ -662,6 +666,7 @@ struct PlanRunner {
     es.window = p.has_window_ ? &p.window_ : nullptr;
     es.record_names = p.output_names_;
     es.raw_passthrough = p.raw_passthrough_;
+    for (const InputField& f : p.input_.fields) es.measure_input_rate |= f.path == "$rate";
     es.event_time = !s.time.field.empty();
     es.max_out_of_order_ms = s.time.max_out_of_order_ms;
     es.idle_timeout_ms = s.time.idle_timeout_ms;

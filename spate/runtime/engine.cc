@@ -12,6 +12,7 @@
 
 #include "spate/common/time.h"
 #include "spate/runtime/channel.h"
+#include "spate/runtime/input_rate.h"
 #include "spate/runtime/router.h"
 
 namespace spate {
@@ -128,6 +129,7 @@ struct Engine::Impl : public ChunkEmitter {
   std::atomic<uint32_t> inputs_used{0};
   uint64_t inputs_seen = 0;                         // source thread
   absl::flat_hash_map<uint64_t, uint32_t> input_slot_of;  // source thread: input -> slot
+  absl::flat_hash_map<uint64_t, InputRate> rate_of;        // source thread: live inputs' $rate
   std::vector<std::unique_ptr<Published>> pub;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<CreditChannel<ExchangeItem>>> channels;
@@ -209,6 +211,11 @@ struct Engine::Impl : public ChunkEmitter {
     }
   }
   void emit(RawChunk* chunk) override {
+    if (spec.measure_input_rate) {
+      const uint64_t in = chunk->stream ? chunk->stream->input : 0;
+      chunk->input_rate = rate_of[in].add(chunk->ingest_time_ms,
+                                          count_events(chunk->data.data(), chunk->size));
+    }
     if (inputs) {
       const uint64_t in = chunk->stream ? chunk->stream->input : 0;
       auto [it, inserted] = input_slot_of.try_emplace(in, 0);
@@ -234,6 +241,7 @@ struct Engine::Impl : public ChunkEmitter {
   }
   bool stopping() const override { return engine->stop_requested(); }
   void end_input(const StreamInfo& stream) override {
+    rate_of.erase(stream.input);
     if (!inputs) return;
     auto it = input_slot_of.find(stream.input);
     if (it == input_slot_of.end()) return;

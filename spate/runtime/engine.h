@@ -74,6 +74,7 @@ struct EngineSpec {
   std::unique_ptr<Formatter> formatter;
   DeadLetterOutput* dead_letters = nullptr;
   bool raw_passthrough = false;                // rows are the raw events, written as they are
+  bool measure_input_rate = false;             // stamp chunks with their input's rate ($rate)
   std::atomic<bool>* stop_flag = nullptr;      // external stop request (signals)
   size_t chunk_credits = 4;      // raw chunks in flight per worker
   size_t exchange_credits = 16;  // batches in flight per worker pair

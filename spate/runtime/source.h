@@ -42,6 +42,7 @@ struct RawChunk {
   int64_t ingest_time_ms = 0;  // wall clock when read
   bool datagram = false;       // udp: one datagram
   uint32_t input_slot = 0;     // set by the engine: where this input's event-time clock lives
+  int64_t input_rate = 0;      // set by the engine when `$rate` is used: see InputRate
 
   void assign(const char* p, size_t n) {
     if (data.size() < n + kChunkPadding) data.resize(n + kChunkPadding);

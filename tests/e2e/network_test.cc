@@ -1256,5 +1256,68 @@ TEST(NetworkTest, AQuietInputStopsHoldingWindowsBackAfterIdleTimeout) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
+
+// `$rate` is the event rate of the event's own input: a client that floods shows thousands of
+// events per second, a client with three events never more than three, and a bucket of it is a
+// routing key like any other.
+int local_port(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof(a);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return -1;
+  return ntohs(a.sin_port);
+}
+
+TEST(NetworkTest, RateIsPerInputAndBucketsRouteLikeAnyKey) {
+  TempDir dir;
+  std::string pipeline = yaml_file(dir, "rate.yaml", R"(name: rate-buckets
+workers: 3
+source: {type: tcp, listen: "127.0.0.1:0", format: json}
+steps:
+  - select: {port: '$remote_port', r: '$rate', bucket: '$rate - $rate % 1000', v: v}
+  - key_by: {field: bucket, grouping: partial_key}
+sink: {type: stdout, format: json}
+)");
+  Child child({"run", pipeline});
+  int port = listen_port(child, "tcp");
+  ASSERT_GT(port, 0) << child.wait(5s).err;
+  Fd slow = connect_tcp(port), fast = connect_tcp(port);
+  ASSERT_GE(slow.get(), 0);
+  ASSERT_GE(fast.get(), 0);
+  constexpr int kFast = 20000, kSlow = 3;
+  std::string a, b;
+  for (int i = 0; i < kSlow; ++i) a += fmt::format("{{\"v\": {}}}\n", i);
+  for (int i = 0; i < kFast; ++i) b += fmt::format("{{\"v\": {}}}\n", i);
+  ASSERT_TRUE(send_all(slow.get(), a.data(), a.size()));
+  ASSERT_TRUE(send_all(fast.get(), b.data(), b.size()));
+  ::shutdown(slow.get(), SHUT_WR);
+  ::shutdown(fast.get(), SHUT_WR);
+  ASSERT_TRUE(wait_peer_closed(slow.get(), Deadline(20s)));
+  ASSERT_TRUE(wait_peer_closed(fast.get(), Deadline(20s)));
+  child.signal(SIGTERM);
+  RunResult r = child.wait(20s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string slow_port = std::to_string(local_port(slow.get()));
+  const std::string fast_port = std::to_string(local_port(fast.get()));
+  int64_t slow_n = 0, fast_n = 0, fast_max = 0;
+  for (const Row& row : rows_or_fail(r.out)) {
+    const int64_t rate = std::stoll(row.at("r"));
+    EXPECT_EQ(std::stoll(row.at("bucket")), rate - rate % 1000);
+    EXPECT_GE(rate, 1);
+    if (row.at("port") == slow_port) {
+      ++slow_n;
+      EXPECT_LE(rate, kSlow);
+    } else {
+      ASSERT_EQ(row.at("port"), fast_port);
+      ++fast_n;
+      fast_max = std::max(fast_max, rate);
+      EXPECT_LE(rate, kFast);
+    }
+  }
+  EXPECT_EQ(slow_n, kSlow);
+  EXPECT_EQ(fast_n, kFast);
+  // 20000 events sent at once reach spate within a second: at least 1000 are counted together.
+  EXPECT_GE(fast_max, 1000);
+}
+
 }  // namespace
 }  // namespace spate::test

@@ -1,6 +1,7 @@
 #include "spate/core/value.h"
 
 #include <cmath>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -83,6 +84,17 @@ size_t utf8_seq_len(std::string_view s, size_t i) {
 }
 }  // namespace
 
+namespace {
+// True if one of the 8 bytes of w is below 0x20, '"', '\\' or not ASCII (word-at-a-time
+// tests: "has a byte less than n" and "has a zero byte" are exact for whether any byte does).
+inline bool any_byte_needs_escape(uint64_t w) {
+  constexpr uint64_t k01 = 0x0101010101010101ULL, k80 = 0x8080808080808080ULL;
+  auto has_zero = [](uint64_t x) { return (x - k01) & ~x & k80; };
+  return ((w & k80) | ((w - k01 * 0x20) & ~w & k80) | has_zero(w ^ (k01 * '"')) |
+          has_zero(w ^ (k01 * '\\'))) != 0;
+}
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   size_t i = 0;
@@ -90,6 +102,10 @@ void append_json_string(std::string& out, std::string_view s) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
       size_t j = i + 1;
+      for (uint64_t w; j + 8 <= s.size(); j += 8) {
+        std::memcpy(&w, s.data() + j, 8);
+        if (any_byte_needs_escape(w)) break;
+      }
       while (j < s.size()) {
         auto cj = static_cast<unsigned char>(s[j]);
         if (cj < 0x20 || cj >= 0x80 || cj == '"' || cj == '\\') break;

@@ -193,18 +193,31 @@ void append_field_text(std::string& out, const OutField& f) {
 class JsonFormatter final : public Formatter {
  public:
   void format_row(const OutputRows& rows, size_t i, std::string& out) override {
+    if (rows.names_ptr() != names_) remember(rows.names_ptr());
     const OutField* row = rows.row(i);
-    const auto& names = rows.names();
-    out.push_back('{');
-    for (size_t c = 0; c < names.size(); ++c) {
-      if (c) out.push_back(',');
-      append_json_string(out, names[c]);
-      out.push_back(':');
+    for (size_t c = 0; c < heads_.size(); ++c) {
+      out.append(heads_[c]);
       if (row[c].raw_json) out.append(row[c].value.sv());
       else append_json(out, row[c].value);
     }
-    out += "}\n";
+    out += heads_.empty() ? "{}\n" : "}\n";
   }
+
+ private:
+  // The escaped field names with their punctuation ('{"page":', ',"n":'...), built once per
+  // schema: every row of a run shares one or two schemas.
+  void remember(const std::shared_ptr<const std::vector<std::string>>& names) {
+    names_ = names;
+    heads_.clear();
+    for (size_t c = 0; c < names->size(); ++c) {
+      std::string h = c ? "," : "{";
+      append_json_string(h, (*names)[c]);
+      h.push_back(':');
+      heads_.push_back(std::move(h));
+    }
+  }
+  std::shared_ptr<const std::vector<std::string>> names_;
+  std::vector<std::string> heads_;
 };
 
 class CsvFormatter final : public Formatter {

@@ -484,6 +484,22 @@ struct Engine::Impl : public ChunkEmitter {
     }
   }
 
+  static bool key_less(const Value& x, const Value& y) {
+    bool ok;
+    int c = compare_values(x, y, &ok);
+    if (ok) return c < 0;
+    return static_cast<int>(x.type) < static_cast<int>(y.type);
+  }
+  // Keyed result rows (key in column 0) in key order; rows of one key keep their order.
+  static void sort_by_key(OutputRows& rows) {
+    auto less = [&](uint32_t a, uint32_t b) { return key_less(rows.row(a)[0].value, rows.row(b)[0].value); };
+    std::vector<uint32_t> order(rows.rows());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    if (std::is_sorted(order.begin(), order.end(), less)) return;
+    std::stable_sort(order.begin(), order.end(), less);
+    rows.permute(order);
+  }
+
   void fire_and_report(Worker& w, int64_t wm, bool force_report) {
     wm = std::max(wm, w.reported_wm);  // watermarks never go back
     if (w.window) {
@@ -498,6 +514,8 @@ struct Engine::Impl : public ChunkEmitter {
       }
       w.window->fire(wm, &fired);
       for (auto& f : fired) {
+        // Keyed rows leave sorted by key, so the collector merges runs instead of sorting.
+        if (f.rows && spec.window->keyed && !spec.window->merge_keys) sort_by_key(*f.rows);
         CollectorMsg m;
         m.kind = CollectorMsg::Kind::kFired;
         m.worker = w.id;
@@ -643,12 +661,6 @@ struct Engine::Impl : public ChunkEmitter {
     return touched;
   }
 
-  static bool key_less(const Value& x, const Value& y) {
-    bool ok;
-    int c = compare_values(x, y, &ok);
-    if (ok) return c < 0;
-    return static_cast<int>(x.type) < static_cast<int>(y.type);
-  }
 
   // Writes the rows of merged per-key states `which` (indices into pw.keyed), ordered by key.
   void emit_keyed_states(int64_t end, PendingWindow& pw, std::vector<size_t> which, bool update,
@@ -690,14 +702,17 @@ struct Engine::Impl : public ChunkEmitter {
   void emit_window(int64_t end, PendingWindow& pw, std::string& buf) {
     engine->stats_.windows_fired++;
     if (spec.window->keyed && !spec.window->merge_keys) {
+      // Each worker sent its rows sorted by key (sort_by_key): merge the runs in arrival
+      // order. Stable: a late update of a key (allowed lateness) stays after its first row.
       std::vector<std::pair<const OutputRows*, size_t>> order;
-      for (auto& r : pw.rows) {
-        for (size_t i = 0; i < r->rows(); ++i) order.emplace_back(r.get(), i);
-      }
-      // Stable: a late update of a key (allowed lateness) stays after its first row.
-      std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+      auto less = [](const auto& a, const auto& b) {
         return key_less(a.first->row(a.second)[0].value, b.first->row(b.second)[0].value);
-      });
+      };
+      for (auto& r : pw.rows) {
+        const auto mid = static_cast<std::ptrdiff_t>(order.size());
+        for (size_t i = 0; i < r->rows(); ++i) order.emplace_back(r.get(), i);
+        std::inplace_merge(order.begin(), order.begin() + mid, order.end(), less);
+      }
       for (auto& [rows, i] : order) spec.formatter->format_row(*rows, i, buf);
       engine->stats_.records_out += order.size();
       return;

@@ -7,6 +7,7 @@
 // Sink: where bytes go (stdout, file, tcp). Sinks may block: that is backpressure.
 // Thread-safety: a Sink and its Formatter belong to the collector thread.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -44,6 +45,14 @@ class OutputRows {
   OutField* row(size_t i) { return fields_.data() + i * columns(); }
   const OutField* row(size_t i) const { return fields_.data() + i * columns(); }
   Arena& arena() { return arena_; }
+  // Reorders the rows: row i becomes the old row order[i] (order is a permutation).
+  void permute(const std::vector<uint32_t>& order) {
+    std::vector<OutField> out;
+    out.reserve(fields_.size());
+    const size_t c = columns();
+    for (uint32_t i : order) out.insert(out.end(), fields_.begin() + i * c, fields_.begin() + (i + 1) * c);
+    fields_ = std::move(out);
+  }
 
  private:
   std::shared_ptr<const std::vector<std::string>> names_ =

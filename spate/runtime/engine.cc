@@ -670,12 +670,14 @@ struct Engine::Impl : public ChunkEmitter {
     which.erase(std::unique(which.begin(), which.end()), which.end());
     OutputRows out;
     out.reset(spec.window->output_names);
+    out.reserve(which.size());
+    const Value ws = bound(out, pw.start), we = bound(out, end);  // formatted once per window
     for (size_t k : which) {
       OutField* row = out.add_row();
       const KeyedPartial& kp = pw.keyed[k];
       row[0].value = kp.key.is_string() ? Value::string(out.arena().copy(kp.key.sv())) : kp.key;
-      row[1].value = bound(out, pw.start);
-      row[2].value = bound(out, end);
+      row[1].value = ws;
+      row[2].value = we;
       for (size_t a = 0; a < kp.states.size(); ++a) kp.states[a]->write_result(&row[3 + a], out.arena());
       write_flags(row, 3 + kp.states.size(), update, final_row);
     }

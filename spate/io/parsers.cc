@@ -218,7 +218,7 @@ class JsonParser final : public ParserBase {
           if (nodes_[c].name == part) child = c;
         }
         if (child < 0) {
-          nodes_.push_back(Node{part, -1, {}});
+          nodes_.push_back(Node{part, -1, {}, {}, false});
           child = static_cast<int>(nodes_.size() - 1);
           nodes_[cur].children.push_back(child);
         }
@@ -228,6 +228,16 @@ class JsonParser final : public ParserBase {
       }
       nodes_[cur].slot = static_cast<int>(i);
     }
+    // Slots under each node, so that a repeated key clears what an earlier occurrence set
+    // (last occurrence wins, as for a plain field).
+    for (size_t n = nodes_.size(); n-- > 1;) {
+      nodes_[n].leaf = nodes_[n].children.empty();
+      for (int c : nodes_[n].children) {
+        if (nodes_[c].slot >= 0) nodes_[n].below.push_back(nodes_[c].slot);
+        const std::vector<int>& sub = nodes_[c].below;
+        nodes_[n].below.insert(nodes_[n].below.end(), sub.begin(), sub.end());
+      }
+    }
   }
 
  private:
@@ -235,6 +245,8 @@ class JsonParser final : public ParserBase {
     std::string name;
     int slot = -1;
     std::vector<int> children;
+    std::vector<int> below;  // slots of all the nodes under this one
+    bool leaf = false;       // no path under it (then slot >= 0): the common case
   };
 
   void parse_line(const char* p, size_t len, size_t capacity, uint64_t pos,
@@ -251,6 +263,7 @@ class JsonParser final : public ParserBase {
       if (err == INCORRECT_TYPE) {
         why = "an event must be a JSON object";
       } else if (!err) {
+        doc_ = &doc;
         err = extract(obj, 0, rec, batch);
         const char* trailing = nullptr;
         if (!err && doc.current_location().get(trailing) == SUCCESS) err = TRAILING_CONTENT;
@@ -291,66 +304,93 @@ class JsonParser final : public ParserBase {
       ondemand::json_type t;
       err = val.type().get(t);
       if (err) return err;
-      if (cn.slot >= 0) {
-        Value& out = rec[cn.slot];
-        switch (t) {
-          case ondemand::json_type::number: {
-            ondemand::number num;
-            err = val.get_number().get(num);
+      if (!cn.leaf) {
+        // Paths under this key are wanted (`a.b`): clear what an earlier occurrence of the key
+        // set (the last occurrence wins).
+        for (int s : cn.below) rec[s] = Value();
+        if (t == ondemand::json_type::object) {
+          // When the object is wanted itself too (`a` and `a.b`), read the children in this one
+          // pass, then take `a` as the raw text from its '{' to where the iteration stopped
+          // (after its '}'): object::raw_json() would consume it and leave the children unread.
+          const std::string_view first = val.raw_json_token();  // starts at the '{'
+          ondemand::object sub;
+          err = val.get_object().get(sub);
+          if (err) return err;
+          err = extract(sub, child, rec, batch);
+          if (err) return err;
+          if (cn.slot >= 0) {
+            const char* after = nullptr;
+            err = doc_->current_location().get(after);
             if (err) return err;
-            if (num.is_int64()) out = Value::integer(num.get_int64());
-            else out = Value::real(num.as_double());
-            break;
+            std::string_view raw(first.data(), static_cast<size_t>(after - first.data()));
+            rec[cn.slot] = Value::string(batch.arena().copy(trim_raw(raw)));
           }
-          case ondemand::json_type::string: {
-            std::string_view s;
-            err = val.get_string().get(s);
-            if (err) return err;
-            out = Value::string(batch.arena().copy(s));
-            break;
-          }
-          case ondemand::json_type::boolean: {
-            bool b;
-            err = val.get_bool().get(b);
-            if (err) return err;
-            out = Value::boolean(b);
-            break;
-          }
-          case ondemand::json_type::null:
-            if (!val.is_null()) return INCORRECT_TYPE;
-            out = Value();
-            break;
-          case ondemand::json_type::object: {
-            ondemand::object o;
-            std::string_view raw;
-            err = val.get_object().get(o);
-            if (!err) err = o.raw_json().get(raw);
-            if (err) return err;
-            out = Value::string(batch.arena().copy(raw));
-            break;
-          }
-          case ondemand::json_type::array: {
-            ondemand::array a;
-            std::string_view raw;
-            err = val.get_array().get(a);
-            if (!err) err = a.raw_json().get(raw);
-            if (err) return err;
-            out = Value::string(batch.arena().copy(raw));
-            break;
-          }
+          continue;
         }
-      } else if (!cn.children.empty() && t == ondemand::json_type::object) {
-        ondemand::object sub;
-        err = val.get_object().get(sub);
-        if (err) return err;
-        err = extract(sub, child, rec, batch);
-        if (err) return err;
+        if (cn.slot < 0) continue;  // not an object: the paths under it stay null
+      }
+      Value& out = rec[cn.slot];
+      switch (t) {
+        case ondemand::json_type::number: {
+          ondemand::number num;
+          err = val.get_number().get(num);
+          if (err) return err;
+          if (num.is_int64()) out = Value::integer(num.get_int64());
+          else out = Value::real(num.as_double());
+          break;
+        }
+        case ondemand::json_type::string: {
+          std::string_view s;
+          err = val.get_string().get(s);
+          if (err) return err;
+          out = Value::string(batch.arena().copy(s));
+          break;
+        }
+        case ondemand::json_type::boolean: {
+          bool b;
+          err = val.get_bool().get(b);
+          if (err) return err;
+          out = Value::boolean(b);
+          break;
+        }
+        case ondemand::json_type::null:
+          if (!val.is_null()) return INCORRECT_TYPE;
+          out = Value();
+          break;
+        case ondemand::json_type::object: {
+          ondemand::object o;
+          std::string_view raw;
+          err = val.get_object().get(o);
+          if (!err) err = o.raw_json().get(raw);
+          if (err) return err;
+          out = Value::string(batch.arena().copy(trim_raw(raw)));
+          break;
+        }
+        case ondemand::json_type::array: {
+          ondemand::array a;
+          std::string_view raw;
+          err = val.get_array().get(a);
+          if (!err) err = a.raw_json().get(raw);
+          if (err) return err;
+          out = Value::string(batch.arena().copy(trim_raw(raw)));
+          break;
+        }
       }
     }
     return simdjson::SUCCESS;
   }
 
+  // raw_json() of an object or array runs up to the next token: drop the blanks before it.
+  static std::string_view trim_raw(std::string_view raw) {
+    while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\r' ||
+                            raw.back() == '\n')) {
+      raw.remove_suffix(1);
+    }
+    return raw;
+  }
+
   simdjson::ondemand::parser parser_;
+  simdjson::ondemand::document* doc_ = nullptr;  // the event being parsed (for its location)
   std::vector<Node> nodes_;
 };
 

@@ -1,6 +1,7 @@
 #include "spate/io/sources.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <netinet/in.h>
@@ -108,6 +109,9 @@ class LineAssembler {
   }
 
   uint64_t position() const { return position_; }
+  // Resuming past a CSV header row: the row, read again from the start of the file, names the
+  // columns of what follows.
+  void set_header(std::string_view line) { take_header(line); }
   void reset(uint64_t position) {
     position_ = position;
     partial_.clear();
@@ -198,50 +202,103 @@ Status pump_fd(int fd, LineAssembler& la, ChunkEmitter& out, size_t chunk_bytes,
 }
 
 // ---------------------------------------------------------------- file
+
+// The first line of fd (a CSV header row) without its newline, read with pread (the file offset
+// is unchanged). It must end before `limit`; false if it does not (or on a read error).
+bool read_first_line(int fd, uint64_t limit, std::string* line) {
+  line->clear();
+  char buf[4096];
+  uint64_t off = 0;
+  while (off < limit) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(sizeof(buf), limit - off));
+    ssize_t r = ::pread(fd, buf, want, static_cast<off_t>(off));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    const char* nl = static_cast<const char*>(std::memchr(buf, '\n', static_cast<size_t>(r)));
+    if (nl) {
+      line->append(buf, static_cast<size_t>(nl - buf));
+      return true;
+    }
+    line->append(buf, static_cast<size_t>(r));
+    off += static_cast<uint64_t>(r);
+  }
+  return false;
+}
+
+// True if `offset` starts a line of fd: 0, or the byte before it is a newline.
+bool starts_line(int fd, uint64_t offset) {
+  if (offset == 0) return true;
+  char c = 0;
+  return ::pread(fd, &c, 1, static_cast<off_t>(offset - 1)) == 1 && c == '\n';
+}
+
+// Splits "PATH:OFFSET" at its last ':' (a path may hold ':').
+bool split_position(std::string_view pos, std::string_view* path, uint64_t* off) {
+  size_t colon = pos.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == pos.size()) return false;
+  const char* end = pos.data() + pos.size();
+  auto [e, ec] = std::from_chars(pos.data() + colon + 1, end, *off);
+  if (ec != std::errc() || e != end) return false;
+  *path = pos.substr(0, colon);
+  return true;
+}
+
+// A regular file with inode `ino` in the directory of `path` (e.g. app.log renamed app.log.1 by
+// a rotation), or "" if there is none.
+std::string find_inode_in_dir(const std::string& path, ino_t ino) {
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return {};
+  std::string found;
+  // stat() every entry: readdir's d_ino is not st_ino on every file system (overlayfs). Done
+  // once per resumed file.
+  while (dirent* e = ::readdir(d)) {
+    std::string candidate = (dir == "/" ? "" : dir) + "/" + e->d_name;
+    struct stat st;
+    if (::stat(candidate.c_str(), &st) == 0 && st.st_ino == ino && S_ISREG(st.st_mode)) {
+      found = std::move(candidate);
+      break;
+    }
+  }
+  ::closedir(d);
+  return found;
+}
+
 class FileSource final : public Source {
  public:
-  FileSource(SourceOptions o, std::vector<std::string> files) : o_(std::move(o)), files_(std::move(files)) {}
+  FileSource(SourceOptions o, std::vector<std::string> files)
+      : o_(std::move(o)), files_(std::move(files)), follow_pos_(files_.size()) {}
   std::string describe() const override { return "file " + o_.path; }
-  // "PATH:OFFSET": the file being read and the offset of the first byte not yet handed out.
+
+  // Without follow: "PATH:OFFSET", the file being read and the offset of the first byte not yet
+  // handed out. With follow the files are read side by side and may be renamed away by a
+  // rotation: one line per file, "PATH:OFFSET:inode=N", N the inode of the file the offset is
+  // in (0: none yet; its next file is read from the beginning).
   // REQUIRES: the source is not running (checkpoints read it between runs or at a barrier).
   std::string position() const override {
-    return fmt::format("{}:{}", current_file_, current_offset_);
+    if (!o_.follow) return fmt::format("{}:{}", current_file_, current_offset_);
+    std::string s;
+    for (size_t i = 0; i < files_.size(); ++i) {
+      if (i > 0) s += '\n';
+      s += fmt::format("{}:{}:inode={}", files_[i], follow_pos_[i].offset,
+                       static_cast<uint64_t>(follow_pos_[i].ino));
+    }
+    return s;
   }
 
-  // Rewinds to a position() value: run() then starts in that file at that offset (an offset
-  // that is not at the start of a line is an error) and continues with the files after it.
+  // Rewinds to a position() value (an offset that is not at the start of a line is an error).
+  // Without follow, run() then starts in that file at that offset and continues with the files
+  // after it. With follow, see seek_followed. With a CSV header row, a file resumed past its
+  // header reads the header again from offset 0.
   Status seek(std::string_view pos) override {
-    size_t colon = pos.rfind(':');
-    uint64_t off = 0;
-    if (colon == std::string_view::npos ||
-        std::from_chars(pos.data() + colon + 1, pos.data() + pos.size(), off).ec != std::errc()) {
-      return Status::invalid(fmt::format("invalid file position '{}': expected PATH:OFFSET", pos));
-    }
-    std::string_view path = pos.substr(0, colon);
-    auto it = std::find(files_.begin(), files_.end(), path);
-    if (it == files_.end()) {
-      return Status::not_found(fmt::format("position '{}': '{}' is not one of this source's files", pos, path));
-    }
-    if (o_.follow || (o_.csv_header && off > 0)) {
-      return Status::invalid("rewinding a followed file or a CSV file with a header row is not supported yet");
-    }
-    if (off > 0) {
-      // Must be the start of a line: the byte before it is a newline.
-      int fd = ::open(it->c_str(), O_RDONLY | O_CLOEXEC);
-      char c = 0;
-      bool ok = fd >= 0 && ::pread(fd, &c, 1, static_cast<off_t>(off - 1)) == 1 && c == '\n';
-      if (fd >= 0) ::close(fd);
-      if (!ok) return Status::invalid(fmt::format("position '{}' is not at the start of an event", pos));
-    }
-    resume_file_ = static_cast<size_t>(it - files_.begin());
-    resume_offset_ = off;
-    return Status::ok();
+    return o_.follow ? seek_followed(pos) : seek_file(pos);
   }
 
   Status run(ChunkEmitter& out) override {
     if (!o_.follow) {
       for (size_t i = resume_file_; i < files_.size(); ++i) {
-        Status s = read_whole(files_[i], i == resume_file_ ? resume_offset_ : 0, out);
+        Status s = read_whole(files_[i], files_[i], i == resume_file_ ? resume_offset_ : 0, out);
         if (!s) return s;
         if (out.stopping()) break;
       }
@@ -251,16 +308,110 @@ class FileSource final : public Source {
   }
 
  private:
-  Status read_whole(const std::string& path, uint64_t offset, ChunkEmitter& out) {
+  struct FollowPos {
+    ino_t ino = 0;        // 0: no file seen yet
+    uint64_t offset = 0;  // first byte not yet handed out
+  };
+
+  Status seek_file(std::string_view pos) {
+    std::string_view path;
+    uint64_t off = 0;
+    if (!split_position(pos, &path, &off)) {
+      return Status::invalid(fmt::format("invalid file position '{}': expected PATH:OFFSET", pos));
+    }
+    auto it = std::find(files_.begin(), files_.end(), path);
+    if (it == files_.end()) {
+      return Status::not_found(fmt::format("position '{}': '{}' is not one of this source's files", pos, path));
+    }
+    if (off > 0) {
+      int fd = ::open(it->c_str(), O_RDONLY | O_CLOEXEC);
+      bool ok = fd >= 0 && starts_line(fd, off);
+      if (fd >= 0) ::close(fd);
+      if (!ok) return Status::invalid(fmt::format("position '{}' is not at the start of an event", pos));
+    }
+    resume_file_ = static_cast<size_t>(it - files_.begin());
+    resume_offset_ = off;
+    return Status::ok();
+  }
+
+  // With follow: every file named resumes at its offset if the path still names the same inode
+  // (if the file is now shorter than the offset, it was truncated: from its beginning, as when
+  // following). If the path names another file (rotated since the checkpoint), the old file is
+  // looked for by inode in the same directory (app.log.1): found, it is read from the offset to
+  // its end first; not found, the rest of the old file is lost (said on stderr). Then the
+  // path's current file is read from its beginning. Files not named start at their beginning.
+  Status seek_followed(std::string_view pos) {
+    std::vector<FollowPos> want(files_.size());
+    std::vector<bool> named(files_.size(), false);
+    size_t start = 0;
+    while (start <= pos.size()) {
+      size_t nl = pos.find('\n', start);
+      std::string_view entry =
+          pos.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+      start = nl == std::string_view::npos ? pos.size() + 1 : nl + 1;
+      constexpr std::string_view kTag = ":inode=";
+      size_t tag = entry.rfind(kTag);
+      uint64_t ino = 0, off = 0;
+      std::string_view path;
+      bool ok = tag != std::string_view::npos && tag + kTag.size() < entry.size();
+      if (ok) {
+        const char* end = entry.data() + entry.size();
+        auto [e, ec] = std::from_chars(entry.data() + tag + kTag.size(), end, ino);
+        ok = ec == std::errc() && e == end && split_position(entry.substr(0, tag), &path, &off);
+      }
+      if (!ok) {
+        return Status::invalid(fmt::format(
+            "invalid position '{}' of a followed file: expected PATH:OFFSET:inode=N", entry));
+      }
+      auto it = std::find(files_.begin(), files_.end(), path);
+      if (it == files_.end()) {
+        return Status::not_found(
+            fmt::format("position '{}': '{}' is not one of this source's files", entry, path));
+      }
+      size_t i = static_cast<size_t>(it - files_.begin());
+      if (named[i]) return Status::invalid(fmt::format("position names '{}' twice", path));
+      named[i] = true;
+      want[i] = FollowPos{static_cast<ino_t>(ino), off};
+      // Still the same file: the offset must start an event.
+      if (ino != 0 && off > 0) {
+        int fd = ::open(it->c_str(), O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        bool same = fd >= 0 && ::fstat(fd, &st) == 0 && st.st_ino == static_cast<ino_t>(ino) &&
+                    static_cast<uint64_t>(st.st_size) >= off;
+        bool bad = same && !starts_line(fd, off);
+        if (fd >= 0) ::close(fd);
+        if (bad) {
+          return Status::invalid(
+              fmt::format("position '{}' is not at the start of an event", entry));
+        }
+      }
+    }
+    follow_pos_ = std::move(want);
+    resume_follow_ = true;
+    return Status::ok();
+  }
+
+  // Reads `path` from `offset` to its end; its events have $source `name`.
+  Status read_whole(const std::string& path, const std::string& name, uint64_t offset,
+                    ChunkEmitter& out) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::io_error(fmt::format("cannot open '{}': {}", path, errno_text()));
+    LineAssembler la(o_, new_stream(name), offset);
+    if (o_.csv_header && offset > 0) {
+      std::string header;
+      if (!read_first_line(fd, offset, &header)) {
+        ::close(fd);
+        return Status::invalid(fmt::format(
+            "cannot resume '{}' at offset {}: no CSV header row ends before it", path, offset));
+      }
+      la.set_header(header);
+    }
     if (offset > 0 && ::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
       ::close(fd);
       return Status::io_error(fmt::format("cannot seek '{}': {}", path, errno_text()));
     }
     current_file_ = path;
     current_offset_ = offset;
-    LineAssembler la(o_, new_stream(path), offset);
     bool eof = false;
     Status s;
     while (!eof && !out.stopping() && s.is_ok()) {
@@ -280,32 +431,109 @@ class FileSource final : public Source {
     std::unique_ptr<LineAssembler> la;
   };
 
+  // Starts reading fd (the file `f.path` names, inode ino) at `offset`, the start of a line.
+  // Past a CSV header row the row is read again from offset 0; a file without one ending before
+  // the offset is read from the beginning.
+  void attach(Followed& f, int fd, ino_t ino, uint64_t offset) {
+    std::string header;
+    bool with_header = o_.csv_header && offset > 0;
+    if (with_header && !read_first_line(fd, offset, &header)) {
+      offset = 0;
+      with_header = false;
+    }
+    f.fd = fd;
+    f.ino = ino;
+    f.offset = static_cast<off_t>(offset);
+    ::lseek(fd, f.offset, SEEK_SET);
+    f.la = std::make_unique<LineAssembler>(o_, new_stream(f.path), offset);
+    if (with_header) f.la->set_header(header);
+  }
+
   bool open_followed(Followed& f, bool at_end) {
     int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
     struct stat st;
     fstat(fd, &st);
-    f.fd = fd;
-    f.ino = st.st_ino;
-    f.offset = at_end ? st.st_size : 0;
-    ::lseek(fd, f.offset, SEEK_SET);
-    f.la = std::make_unique<LineAssembler>(o_, new_stream(f.path), static_cast<uint64_t>(f.offset));
+    attach(f, fd, st.st_ino, at_end ? static_cast<uint64_t>(st.st_size) : 0);
     return true;
+  }
+
+  // Opens f, files_[i], at its position from seek_followed (see there).
+  Status open_resumed(size_t i, Followed& f, ChunkEmitter& out) {
+    const FollowPos pos = follow_pos_[i];
+    if (pos.ino == 0) {
+      open_followed(f, false);
+      return Status::ok();
+    }
+    int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && ::fstat(fd, &st) == 0 && st.st_ino == pos.ino) {
+      bool truncated = static_cast<uint64_t>(st.st_size) < pos.offset;
+      attach(f, fd, st.st_ino, truncated ? 0 : pos.offset);
+      return Status::ok();
+    }
+    if (fd >= 0) ::close(fd);
+    std::string old = find_inode_in_dir(f.path, pos.ino);
+    if (!old.empty()) {
+      struct stat ost;
+      bool whole =
+          ::stat(old.c_str(), &ost) == 0 && static_cast<uint64_t>(ost.st_size) >= pos.offset;
+      uint64_t off = whole ? pos.offset : 0;  // shorter than the offset: truncated, from 0
+      Status s = read_whole(old, f.path, off, out);
+      if (!s) return s;
+      if (out.stopping()) {  // stopped inside the old file: resume there next time
+        follow_pos_[i] = FollowPos{pos.ino, current_offset_};
+        return Status::ok();
+      }
+    } else {
+      std::fprintf(stderr,
+                   "spate: %s was rotated away since the checkpoint and its old file (inode %llu) "
+                   "is no longer in its directory: its events after offset %llu are lost\n",
+                   f.path.c_str(), static_cast<unsigned long long>(pos.ino),
+                   static_cast<unsigned long long>(pos.offset));
+    }
+    open_followed(f, false);
+    return Status::ok();
+  }
+
+  void note(size_t i, const Followed& f) {
+    if (f.fd >= 0) follow_pos_[i] = FollowPos{f.ino, f.la->position()};
   }
 
   // tail -F: read what is there, then poll for growth, truncation (size < offset: start over)
   // and rotation (the path names another file: finish the old one, open the new one).
   Status follow(ChunkEmitter& out) {
     std::vector<Followed> fs(files_.size());
+    struct CloseAll {
+      std::vector<Followed>& fs;
+      ~CloseAll() {
+        for (auto& f : fs) {
+          if (f.fd >= 0) ::close(f.fd);
+        }
+      }
+    } close_all{fs};
     for (size_t i = 0; i < files_.size(); ++i) {
       fs[i].path = files_[i];
-      open_followed(fs[i], o_.start_at_end);  // a missing file is waited for, like tail -F
+      if (resume_follow_) {
+        // Stopped while resuming: the files not opened yet keep the positions seek() gave.
+        if (out.stopping()) return Status::ok();
+        Status s = open_resumed(i, fs[i], out);
+        if (!s) return s;
+      } else {
+        open_followed(fs[i], o_.start_at_end);  // a missing file is waited for, like tail -F
+      }
+      note(i, fs[i]);
     }
+    resume_follow_ = false;
     while (!out.stopping()) {
       bool any = false;
-      for (auto& f : fs) {
+      for (size_t i = 0; i < fs.size(); ++i) {
+        Followed& f = fs[i];
         if (f.fd < 0) {
-          if (open_followed(f, false)) any = true;
+          if (open_followed(f, false)) {
+            any = true;
+            note(i, f);
+          }
           continue;
         }
         struct stat st;
@@ -320,20 +548,20 @@ class FileSource final : public Source {
         if (!s) return s;
         f.offset = static_cast<off_t>(::lseek(f.fd, 0, SEEK_CUR));
         if (f.la->position() != before) any = true;
-        current_file_ = f.path;
-        current_offset_ = f.la->position();
+        note(i, f);
         struct stat now;
         if (eof && (::stat(f.path.c_str(), &now) != 0 || now.st_ino != f.ino)) {  // rotated
           f.la->finish(out);
           ::close(f.fd);
           f.fd = -1;
-          if (open_followed(f, false)) any = true;
+          follow_pos_[i] = FollowPos{};  // the old file is done: the next one from its start
+          if (open_followed(f, false)) {
+            any = true;
+            note(i, f);
+          }
         }
       }
       if (!any) std::this_thread::sleep_for(std::chrono::milliseconds(o_.follow_poll_ms));
-    }
-    for (auto& f : fs) {
-      if (f.fd >= 0) ::close(f.fd);
     }
     return Status::ok();
   }
@@ -344,6 +572,8 @@ class FileSource final : public Source {
   uint64_t current_offset_ = 0;
   size_t resume_file_ = 0;
   uint64_t resume_offset_ = 0;
+  std::vector<FollowPos> follow_pos_;  // follow: per file of files_
+  bool resume_follow_ = false;         // follow: seek() set follow_pos_ for the next run()
 };
 
 // ---------------------------------------------------------------- stdin
@@ -585,6 +815,10 @@ Result<std::unique_ptr<Source>> make_source(const SourceOptions& o) {
     return std::unique_ptr<Source>(new FileSource(o, files));
   }
   if (o.type == "stdin") return std::unique_ptr<Source>(new StdinSource(o));
+  if (o.type == "udp" && o.csv_header) {
+    // Datagrams have no order: no row of a peer is known to be its header.
+    return Status::invalid("a CSV header row cannot be used over udp: declare the columns");
+  }
   if (o.type == "tcp" || o.type == "udp") {
     int fd = -1;
     std::string bound;

@@ -1,12 +1,16 @@
 #include "spate/io/sources.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace spate {
@@ -19,10 +23,26 @@ class Collect final : public ChunkEmitter {
     chunks_.push_back(std::make_unique<RawChunk>());
     return chunks_.back().get();
   }
-  void emit(RawChunk* c) override { got.emplace_back(c->position, std::string(c->data.data(), c->size)); }
+  void emit(RawChunk* c) override {
+    got.emplace_back(c->position, std::string(c->data.data(), c->size));
+    std::string h;
+    for (const auto& col : c->stream->csv_header) h += (h.empty() ? "" : ",") + col;
+    headers.push_back(h);
+    sources.push_back(c->stream->source);
+    bytes += c->size;
+  }
   void dead_letter(DeadReason, const StreamInfo&, uint64_t, std::string_view, std::string_view) override {}
-  bool stopping() const override { return false; }
+  // Follow mode never ends by itself: stop once stop_after bytes came (or after a bounded
+  // number of polls, so that a failing test ends).
+  bool stopping() const override {
+    return stop_after > 0 && (bytes >= stop_after || ++polls > 50000);
+  }
   std::vector<std::pair<uint64_t, std::string>> got;
+  std::vector<std::string> headers;  // per chunk: its stream's CSV header row, comma-joined
+  std::vector<std::string> sources;  // per chunk: $source
+  size_t bytes = 0;
+  size_t stop_after = 0;             // 0: never stop
+  mutable size_t polls = 0;
 
  private:
   std::vector<std::unique_ptr<RawChunk>> chunks_;
@@ -63,6 +83,258 @@ TEST(FileSource, PositionAndSeekResumeAtTheSameEvent) {
   std::remove(a.c_str());
   std::remove(b.c_str());
   rmdir(dir);
+}
+
+// A temporary directory, removed with its files.
+class Dir {
+ public:
+  Dir() {
+    char d[] = "/tmp/spate-src-XXXXXX";
+    EXPECT_NE(mkdtemp(d), nullptr);
+    path_ = d;
+  }
+  ~Dir() {
+    std::string cmd = "rm -rf '" + path_ + "'";
+    EXPECT_EQ(std::system(cmd.c_str()), 0);
+  }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  std::string write(const std::string& name, const std::string& text, bool append = false) const {
+    std::ofstream(file(name), append ? std::ios::app : std::ios::trunc) << text;
+    return file(name);
+  }
+
+ private:
+  std::string path_;
+};
+
+uint64_t inode_of(const std::string& path) {
+  struct stat st;
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+uint64_t inode_of_fd(int fd) {
+  struct stat st;
+  EXPECT_EQ(::fstat(fd, &st), 0);
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+std::unique_ptr<Source> source(const SourceOptions& o) {
+  auto src = make_source(o);
+  EXPECT_TRUE(src.is_ok()) << src.status().message();
+  return src.is_ok() ? std::move(*src) : nullptr;
+}
+
+TEST(FileSource, CsvHeaderRowIsReadAgainWhenResumingPastIt) {
+  Dir dir;
+  std::string a = dir.write("a.csv", "x,y\r\n1,2\n3,4\n");
+  SourceOptions o;
+  o.type = "file";
+  o.path = a;
+  o.csv_header = true;
+  auto src = source(o);
+  ASSERT_TRUE(src);
+  Collect first;
+  ASSERT_TRUE(src->run(first).is_ok());
+  EXPECT_EQ(all(first), "1,2\n3,4\n");
+  EXPECT_EQ(first.headers.front(), "x,y");
+  EXPECT_EQ(src->position(), a + ":13");
+
+  ASSERT_TRUE(src->seek(a + ":9").is_ok());
+  Collect replay;
+  ASSERT_TRUE(src->run(replay).is_ok());
+  EXPECT_EQ(all(replay), "3,4\n");
+  EXPECT_EQ(replay.got.front().first, 9u);
+  for (const auto& h : replay.headers) EXPECT_EQ(h, "x,y");
+
+  ASSERT_TRUE(src->seek(a + ":5").is_ok());  // just past the header
+  Collect after_header;
+  ASSERT_TRUE(src->run(after_header).is_ok());
+  EXPECT_EQ(all(after_header), "1,2\n3,4\n");
+  EXPECT_EQ(after_header.headers.front(), "x,y");
+
+  ASSERT_TRUE(src->seek(a + ":0").is_ok());  // the beginning: the header row as usual
+  Collect from_start;
+  ASSERT_TRUE(src->run(from_start).is_ok());
+  EXPECT_EQ(all(from_start), "1,2\n3,4\n");
+  EXPECT_EQ(from_start.headers.front(), "x,y");
+
+  EXPECT_FALSE(src->seek(a + ":2").is_ok());  // inside the header row
+  EXPECT_FALSE(src->seek(a + ":9x").is_ok());
+}
+
+TEST(FileSource, CsvHeaderOverUdpIsRefused) {
+  SourceOptions o;
+  o.type = "udp";
+  o.listen = "127.0.0.1:0";
+  o.csv_header = true;
+  auto src = make_source(o);
+  ASSERT_FALSE(src.is_ok());
+  EXPECT_NE(src.status().message().find("declare the columns"), std::string::npos);
+}
+
+SourceOptions followed(const std::string& path) {
+  SourceOptions o;
+  o.type = "file";
+  o.path = path;
+  o.follow = true;
+  o.follow_poll_ms = 1;
+  return o;
+}
+
+TEST(FollowedFile, PositionHoldsTheInodeAndSeekResumesThere) {
+  Dir dir;
+  std::string a = dir.write("a.log", "e1\ne2\n");
+  auto src = source(followed(a));
+  ASSERT_TRUE(src);
+  Collect first;
+  first.stop_after = 6;
+  ASSERT_TRUE(src->run(first).is_ok());
+  EXPECT_EQ(all(first), "e1\ne2\n");
+  const std::string pos = src->position();
+  EXPECT_EQ(pos, fmt::format("{}:6:inode={}", a, inode_of(a)));
+
+  // A new source (a restarted process): resumes after e2, not at the beginning.
+  dir.write("a.log", "e3\n", true);
+  auto again = source(followed(a));
+  ASSERT_TRUE(again);
+  ASSERT_TRUE(again->seek(pos).is_ok());
+  Collect resumed;
+  resumed.stop_after = 3;
+  ASSERT_TRUE(again->run(resumed).is_ok());
+  EXPECT_EQ(all(resumed), "e3\n");
+  EXPECT_EQ(resumed.got.front().first, 6u);
+
+  EXPECT_FALSE(again->seek(fmt::format("{}:4:inode={}", a, inode_of(a))).is_ok());  // mid-event
+  EXPECT_FALSE(again->seek(a + ":3").is_ok());                                      // no inode
+  EXPECT_FALSE(again->seek(dir.file("b.log") + ":0:inode=1").is_ok());  // not its file
+}
+
+TEST(FollowedFile, RotatedSinceTheCheckpointTheOldFileIsFinishedFirst) {
+  Dir dir;
+  std::string a = dir.write("a.log", "e1\ne2\n");
+  auto src = source(followed(a));
+  ASSERT_TRUE(src);
+  Collect first;
+  first.stop_after = 6;
+  ASSERT_TRUE(src->run(first).is_ok());
+  const std::string pos = src->position();
+
+  // After the checkpoint: e3 appended, then a rotation (a.log -> a.log.1, a new a.log).
+  dir.write("a.log", "e3\n", true);
+  ASSERT_EQ(std::rename(a.c_str(), dir.file("a.log.1").c_str()), 0);
+  dir.write("a.log", "n1\nn2\n");
+  auto again = source(followed(a));
+  ASSERT_TRUE(again);
+  ASSERT_TRUE(again->seek(pos).is_ok());
+  Collect resumed;
+  resumed.stop_after = 9;
+  ASSERT_TRUE(again->run(resumed).is_ok());
+  EXPECT_EQ(all(resumed), "e3\nn1\nn2\n");
+  for (const auto& s : resumed.sources) EXPECT_EQ(s, a);  // $source: the path followed
+  EXPECT_EQ(again->position(), fmt::format("{}:6:inode={}", a, inode_of(a)));
+}
+
+TEST(FollowedFile, StoppedInsideTheRotatedFileResumesThere) {
+  Dir dir;
+  std::string a = dir.write("a.log", "e1\n");
+  const std::string pos = fmt::format("{}:3:inode={}", a, inode_of(a));
+  dir.write("a.log", "e2\ne3\n", true);
+  std::string old = dir.file("a.log.1");
+  ASSERT_EQ(std::rename(a.c_str(), old.c_str()), 0);
+  dir.write("a.log", "n1\n");
+
+  SourceOptions o = followed(a);
+  o.chunk_bytes = 3;  // one event per read
+  auto src = source(o);
+  ASSERT_TRUE(src);
+  ASSERT_TRUE(src->seek(pos).is_ok());
+  Collect part;
+  part.stop_after = 3;
+  ASSERT_TRUE(src->run(part).is_ok());
+  EXPECT_EQ(all(part), "e2\n");
+  // Still in the old file (by its inode), after e2.
+  EXPECT_EQ(src->position(), fmt::format("{}:6:inode={}", a, inode_of(old)));
+
+  auto again = source(followed(a));
+  ASSERT_TRUE(again);
+  ASSERT_TRUE(again->seek(src->position()).is_ok());
+  Collect rest;
+  rest.stop_after = 6;
+  ASSERT_TRUE(again->run(rest).is_ok());
+  EXPECT_EQ(all(rest), "e3\nn1\n");
+}
+
+TEST(FollowedFile, RotatedAwayForGoodTheNewFileIsReadFromItsStart) {
+  Dir dir;
+  std::string a = dir.write("a.log", "e1\ne2\n");
+  auto src = source(followed(a));
+  ASSERT_TRUE(src);
+  Collect first;
+  first.stop_after = 6;
+  ASSERT_TRUE(src->run(first).is_ok());
+  const std::string pos = src->position();
+
+  // The old file is gone (rotated and deleted): its rest is lost, the new file is read whole.
+  // (An open descriptor keeps the old inode from being given to the new file.)
+  ASSERT_EQ(std::rename(a.c_str(), dir.file("old").c_str()), 0);
+  int held = ::open(dir.file("old").c_str(), O_RDONLY);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::unlink(dir.file("old").c_str()), 0);
+  dir.write("a.log", "n1\n");
+  EXPECT_NE(inode_of(a), inode_of_fd(held));
+  auto again = source(followed(a));
+  ASSERT_TRUE(again);
+  ASSERT_TRUE(again->seek(pos).is_ok());
+  Collect resumed;
+  resumed.stop_after = 3;
+  ASSERT_TRUE(again->run(resumed).is_ok());
+  EXPECT_EQ(all(resumed), "n1\n");
+  ::close(held);
+
+  // Truncated since the checkpoint (same inode, now shorter): from the beginning.
+  std::string b = dir.write("b.log", "0123456789\nabc\n");
+  auto bs = source(followed(b));
+  ASSERT_TRUE(bs);
+  std::string bpos = fmt::format("{}:15:inode={}", b, inode_of(b));
+  dir.write("b.log", "t\n");
+  ASSERT_TRUE(bs->seek(bpos).is_ok());
+  Collect truncated;
+  truncated.stop_after = 2;
+  ASSERT_TRUE(bs->run(truncated).is_ok());
+  EXPECT_EQ(all(truncated), "t\n");
+}
+
+TEST(FollowedFile, CsvHeaderAndSeveralFiles) {
+  Dir dir;
+  std::string a = dir.write("a.csv", "k,v\na,1\na,2\n");
+  std::string b = dir.write("b.csv", "v,k\n3,b\n");
+  SourceOptions o = followed(dir.file("*.csv"));
+  o.csv_header = true;
+  auto src = source(o);
+  ASSERT_TRUE(src);
+  Collect first;
+  first.stop_after = 12;
+  ASSERT_TRUE(src->run(first).is_ok());
+  // One line per file.
+  EXPECT_EQ(src->position(), fmt::format("{}:12:inode={}\n{}:8:inode={}", a, inode_of(a), b,
+                                         inode_of(b)));
+
+  // Resume a.csv after its first row and b.csv at its end; both keep their header.
+  dir.write("b.csv", "4,c\n", true);
+  auto again = source(o);
+  ASSERT_TRUE(again);
+  ASSERT_TRUE(again->seek(fmt::format("{}:8:inode={}\n{}:8:inode={}", a, inode_of(a), b,
+                                      inode_of(b)))
+                  .is_ok());
+  Collect resumed;
+  resumed.stop_after = 8;
+  ASSERT_TRUE(again->run(resumed).is_ok());
+  ASSERT_EQ(resumed.got.size(), 2u);
+  EXPECT_EQ(resumed.got[0].second, "a,2\n");
+  EXPECT_EQ(resumed.headers[0], "k,v");
+  EXPECT_EQ(resumed.got[1].second, "4,c\n");
+  EXPECT_EQ(resumed.headers[1], "v,k");
 }
 
 }  // namespace

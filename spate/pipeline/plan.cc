@@ -315,6 +315,15 @@ std::unique_ptr<Plan> Plan::compile(const PipelineSpec& spec) {
   Plan& p = *plan;
   p.spec_ = spec;
   const PipelineSpec& s = p.spec_;
+  if (s.source.type == "udp" && s.source.format == Format::kCsv && s.source.header) {
+    // A header row needs a stream order; datagrams have none (lost, reordered, a restarted
+    // sender): no row of a peer can be trusted to be its header.
+    SpecLoc loc = s.source.loc;
+    loc.path = "source.header";
+    fail(loc, "a CSV header row cannot be used over udp: datagrams have no order, so no row is "
+              "known to be the header; found header: true (the csv default); declare the "
+              "columns instead: header: false, columns: [name, ...]");
+  }
   if (s.routing.has_seed) {
     p.routing_seed_ = seed_from_u64(s.routing.seed);
   } else if (!s.routing.secret_file.empty()) {

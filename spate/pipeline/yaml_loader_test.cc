@@ -1,5 +1,7 @@
 #include "spate/pipeline/yaml_loader.h"
 
+#include "spate/pipeline/plan.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -443,6 +445,34 @@ TEST(YamlLoaderTest, CsvOptions) {
   EXPECT_EQ(load_pipeline_string("source: {type: stdin, format: csv, delimiter: ';'}", "p.yaml")
                 .source.delimiter,
             ';');
+}
+
+// The error message of loading and compiling yaml (file "p.yaml"), or "(no error)".
+std::string plan_error_of(std::string_view yaml) {
+  try {
+    Plan::compile(load_pipeline_string(yaml, "p.yaml"));
+  } catch (const ConfigException& e) {
+    return e.error().to_string();
+  }
+  return "(no error)";
+}
+
+TEST(PlanTest, CsvHeaderRowIsRejectedOverUdp) {
+  const std::string want =
+      "source.header: a CSV header row cannot be used over udp: datagrams have no order, so no "
+      "row is known to be the header; found header: true (the csv default); declare the columns "
+      "instead: header: false, columns: [name, ...]";
+  EXPECT_EQ(plan_error_of("source: {type: udp, listen: 9999, format: csv, header: true}"),
+            "p.yaml:1:9: " + want);
+  // header: true is the default for csv.
+  EXPECT_EQ(plan_error_of("name: u\nsource:\n  type: udp\n  listen: 9999\n  format: csv\n"),
+            "p.yaml:3:3: " + want);
+  EXPECT_EQ(plan_error_of("source: {type: udp, listen: 9999, format: csv, header: false, "
+                          "columns: [a, b]}"),
+            "(no error)");
+  // A TCP connection is a stream: its first row is its header.
+  EXPECT_EQ(plan_error_of("source: {type: tcp, listen: 9999, format: csv}"), "(no error)");
+  EXPECT_EQ(plan_error_of("source: {type: udp, listen: 9999, format: json}"), "(no error)");
 }
 
 TEST(YamlLoaderTest, Time) {

@@ -764,6 +764,50 @@ TEST(NetworkTest, UdpSourceDatagramsWithSeveralEvents) {
   EXPECT_TRUE(rows_match(rows_or_fail(out + r.out), want, kWindow, Fields{.key = "k"}));
 }
 
+// CSV over UDP: datagrams have no order, so no row can be trusted to be a header. A header row
+// (the csv default) is a configuration error; declared columns work.
+TEST(NetworkTest, UdpCsvNeedsDeclaredColumns) {
+  TempDir dir;
+  std::string bad = yaml_file(dir, "u.yaml",
+                              "source: {type: udp, listen: \"127.0.0.1:0\", format: csv}\n"
+                              "sink: {type: stdout}\n");
+  for (const char* cmd : {"check", "run"}) {
+    RunResult r = run_spate({cmd, bad}, "", 20s);
+    EXPECT_EQ(r.exit_code, 2) << cmd << ": " << r.err;
+    EXPECT_NE(r.err.find("u.yaml:1:9: source.header: a CSV header row cannot be used over udp"),
+              std::string::npos) << cmd << ": " << r.err;
+    EXPECT_NE(r.err.find("declare the columns instead: header: false, columns: [name, ...]"),
+              std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("listening on"), std::string::npos) << r.err;  // nothing was bound
+  }
+
+  std::string good = yaml_file(dir, "g.yaml",
+                               "source: {type: udp, listen: \"127.0.0.1:0\", format: csv, "
+                               "header: false, columns: [k, v]}\n"
+                               "steps:\n  - select: {k: k, v: v}\n"
+                               "sink: {type: stdout, format: json}\n");
+  Child child({"run", good, "-w", "1"});
+  int port = listen_port(child, "udp");
+  ASSERT_GT(port, 0) << child.wait(5s).err;
+  {
+    Fd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a = loopback(port);
+    std::string dgram = "a,1\nb,2\n";
+    ASSERT_EQ(::sendto(fd.get(), dgram.data(), dgram.size(), 0, reinterpret_cast<sockaddr*>(&a),
+                       sizeof(a)),
+              static_cast<ssize_t>(dgram.size()));
+  }
+  std::string out;
+  bool got = read_stdout_until(
+      child, &out, [](const std::string& text) { return lines(complete_lines(text)).size() >= 2; },
+      10s);
+  child.signal(SIGTERM);
+  RunResult r = child.wait(20s);
+  ASSERT_TRUE(got) << out << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(out + r.out, "{\"k\":\"a\",\"v\":1}\n{\"k\":\"b\",\"v\":2}\n");
+}
+
 // ================================================================== 3. signals
 
 // A followed file, appended to by the test. SIGTERM must drain: every window, including the

@@ -704,3 +704,55 @@ TEST(Check, WindowKindErrorsNameTheirPlace) {
 
 }  // namespace
 }  // namespace spate::test
+
+namespace spate::test {
+namespace {
+
+// A field and a path under it used together (`a` and `a.b`): both are read from JSON input,
+// at any depth, whatever `a` holds; a repeated key counts by its last occurrence.
+TEST(NestedFields, AFieldAndAPathUnderItAreBothRead) {
+  TempDir dir;
+  const std::string events =
+      "{\"a\":{\"b\":1,\"c\":{\"d\":2}},\"z\":1}\n"
+      "{\"a\":5}\n"
+      "{\"a\":[{\"b\":1}]}\n"
+      "{\"a\":{\"b\":{\"c\":3}}}\n"
+      "{\"a\":{\"b\":1},\"a\":{\"c\":{\"d\":4}}}\n";
+  dir.write("s.yaml", R"(source: {type: stdin}
+steps:
+  - select: {x: a, y: a.b, w: a.c.d, v: a.c}
+sink: {type: stdout, format: json}
+)");
+  RunResult r = run_spate({"run", dir.file("s.yaml"), "-w", "1"}, events);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "{\"x\":\"{\\\"b\\\":1,\\\"c\\\":{\\\"d\\\":2}}\",\"y\":1,\"w\":2,"
+            "\"v\":\"{\\\"d\\\":2}\"}\n"
+            "{\"x\":5,\"y\":null,\"w\":null,\"v\":null}\n"
+            "{\"x\":\"[{\\\"b\\\":1}]\",\"y\":null,\"w\":null,\"v\":null}\n"
+            "{\"x\":\"{\\\"b\\\":{\\\"c\\\":3}}\",\"y\":\"{\\\"c\\\":3}\",\"w\":null,\"v\":null}\n"
+            "{\"x\":\"{\\\"c\\\":{\\\"d\\\":4}}\",\"y\":null,\"w\":4,\"v\":\"{\\\"d\\\":4}\"}\n");
+
+  // filter on exists(a), key_by a.b, count per key in one global window.
+  dir.write("k.yaml", R"(source: {type: stdin}
+steps:
+  - filter: 'exists(a)'
+  - key_by: a.b
+  - window: {tumbling: 1h}
+  - aggregate: {n: count()}
+sink: {type: stdout, format: json}
+)");
+  r = run_spate({"run", dir.file("k.yaml"), "-w", "2"},
+                "{\"a\":{\"b\":\"p\"}}\n{\"a\":{\"b\":\"q\"}}\n{\"a\":{\"b\":\"p\"}}\n{\"x\":1}\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, std::string> n;
+  for (const Row& row : parse_rows(r.out)) {
+    for (const auto& [k, v] : row) {
+      if (k != "n" && k != "window_start" && k != "window_end") n[v] = row.at("n");
+    }
+  }
+  EXPECT_EQ(n, (std::map<std::string, std::string>{{"p", "2"}, {"q", "1"}})) << r.out;
+}
+
+}  // namespace
+}  // namespace spate::test

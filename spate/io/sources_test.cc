@@ -182,16 +182,25 @@ SourceOptions followed(const std::string& path) {
   return o;
 }
 
+// A followed file holding "e1\ne2\n", read to its end by a first source: that source's
+// position (the checkpoint a restarted process resumes from).
+std::string position_after_reading(const std::string& path) {
+  auto src = source(followed(path));
+  if (!src) {
+    ADD_FAILURE() << "cannot open " << path;
+    return {};
+  }
+  Collect first;
+  first.stop_after = 6;
+  EXPECT_TRUE(src->run(first).is_ok());
+  EXPECT_EQ(all(first), "e1\ne2\n");
+  return src->position();
+}
+
 TEST(FollowedFile, PositionHoldsTheInodeAndSeekResumesThere) {
   Dir dir;
   std::string a = dir.write("a.log", "e1\ne2\n");
-  auto src = source(followed(a));
-  ASSERT_TRUE(src);
-  Collect first;
-  first.stop_after = 6;
-  ASSERT_TRUE(src->run(first).is_ok());
-  EXPECT_EQ(all(first), "e1\ne2\n");
-  const std::string pos = src->position();
+  const std::string pos = position_after_reading(a);
   EXPECT_EQ(pos, fmt::format("{}:6:inode={}", a, inode_of(a)));
 
   // A new source (a restarted process): resumes after e2, not at the beginning.
@@ -213,12 +222,8 @@ TEST(FollowedFile, PositionHoldsTheInodeAndSeekResumesThere) {
 TEST(FollowedFile, RotatedSinceTheCheckpointTheOldFileIsFinishedFirst) {
   Dir dir;
   std::string a = dir.write("a.log", "e1\ne2\n");
-  auto src = source(followed(a));
-  ASSERT_TRUE(src);
-  Collect first;
-  first.stop_after = 6;
-  ASSERT_TRUE(src->run(first).is_ok());
-  const std::string pos = src->position();
+  const std::string pos = position_after_reading(a);
+  ASSERT_FALSE(pos.empty());
 
   // After the checkpoint: e3 appended, then a rotation (a.log -> a.log.1, a new a.log).
   dir.write("a.log", "e3\n", true);
@@ -268,12 +273,8 @@ TEST(FollowedFile, StoppedInsideTheRotatedFileResumesThere) {
 TEST(FollowedFile, RotatedAwayForGoodTheNewFileIsReadFromItsStart) {
   Dir dir;
   std::string a = dir.write("a.log", "e1\ne2\n");
-  auto src = source(followed(a));
-  ASSERT_TRUE(src);
-  Collect first;
-  first.stop_after = 6;
-  ASSERT_TRUE(src->run(first).is_ok());
-  const std::string pos = src->position();
+  const std::string pos = position_after_reading(a);
+  ASSERT_FALSE(pos.empty());
 
   // The old file is gone (rotated and deleted): its rest is lost, the new file is read whole.
   // (An open descriptor keeps the old inode from being given to the new file.)

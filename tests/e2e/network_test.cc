@@ -1230,6 +1230,17 @@ sink: {{type: stdout}}
                                                    idle));
 }
 
+// Half-closes every client, waits until spate has read each stream to its end, then SIGTERM:
+// spate drains and exits. A client spate did not finish reading fails the test.
+RunResult end_clients_then_drain(Child& child, std::initializer_list<const Fd*> clients) {
+  for (const Fd* c : clients) ::shutdown(c->get(), SHUT_WR);
+  for (const Fd* c : clients) {
+    EXPECT_TRUE(wait_peer_closed(c->get(), Deadline(20s))) << "spate did not read a client's end";
+  }
+  child.signal(SIGTERM);
+  return child.wait(20s);
+}
+
 std::string clock_event(const std::string& k, int64_t ts) {
   return fmt::format("{{\"k\": \"{}\", \"ts\": {}}}\n", k, ts);
 }
@@ -1253,12 +1264,7 @@ TEST(NetworkTest, ASlowInputIsNotMadeLateByAFastOne) {
     ASSERT_TRUE(send_all(slow.get(), a.data(), a.size()));
     ASSERT_TRUE(send_all(fast.get(), b.data(), b.size()));
   }
-  ::shutdown(slow.get(), SHUT_WR);
-  ::shutdown(fast.get(), SHUT_WR);
-  ASSERT_TRUE(wait_peer_closed(slow.get(), Deadline(20s)));
-  ASSERT_TRUE(wait_peer_closed(fast.get(), Deadline(20s)));
-  child.signal(SIGTERM);
-  RunResult r = child.wait(20s);
+  RunResult r = end_clients_then_drain(child, {&slow, &fast});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   int64_t slow_n = 0, fast_n = 0;
   for (const Row& row : rows_or_fail(r.out)) {
@@ -1333,12 +1339,7 @@ sink: {type: stdout, format: json}
   for (int i = 0; i < kFast; ++i) b += fmt::format("{{\"v\": {}}}\n", i);
   ASSERT_TRUE(send_all(slow.get(), a.data(), a.size()));
   ASSERT_TRUE(send_all(fast.get(), b.data(), b.size()));
-  ::shutdown(slow.get(), SHUT_WR);
-  ::shutdown(fast.get(), SHUT_WR);
-  ASSERT_TRUE(wait_peer_closed(slow.get(), Deadline(20s)));
-  ASSERT_TRUE(wait_peer_closed(fast.get(), Deadline(20s)));
-  child.signal(SIGTERM);
-  RunResult r = child.wait(20s);
+  RunResult r = end_clients_then_drain(child, {&slow, &fast});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string slow_port = std::to_string(local_port(slow.get()));
   const std::string fast_port = std::to_string(local_port(fast.get()));

@@ -101,13 +101,37 @@ class PipelineBuilder {
     w.count_slide = slide;
     return window(std::move(w));
   }
+  // One window for the whole stream, closed only at the end of the input (YAML
+  // `window: {global: {...}}`). It needs a trigger: follow it with every() and/or every_count().
+  PipelineBuilder& global_window() {
+    WindowSpec w;
+    w.kind = WindowSpec::Kind::kGlobal;
+    return window(std::move(w));
+  }
+  // Trigger of the global window added last: running results (final: false) of the windows that
+  // changed, every `interval` of wall-clock time (YAML `global: {every: 10s}`).
+  PipelineBuilder& every(std::chrono::milliseconds interval) {
+    if (WindowSpec* w = last_window()) w->every_ms = interval.count();
+    return *this;
+  }
+  // Trigger of the global window added last (keyed): a key's running result at every multiple
+  // of `n` of its records (YAML `global: {every_count: 1000}`).
+  PipelineBuilder& every_count(int64_t n) {
+    if (WindowSpec* w = last_window()) w->every_count = n;
+    return *this;
+  }
+  // Early (provisional, final: false) results of the tumbling or sliding window added last,
+  // every `interval` of wall-clock time (YAML `window: {tumbling: 1h, early: 10s}`).
+  PipelineBuilder& early(std::chrono::milliseconds interval) {
+    if (WindowSpec* w = last_window()) {
+      w->early_ms = interval.count();
+      w->early_loc.path = w->loc.path + ".early";
+    }
+    return *this;
+  }
   // Allowed lateness of the window step added last (call after tumbling/sliding/session).
   PipelineBuilder& allowed_lateness(std::chrono::milliseconds lateness) {
-    for (auto it = spec_.steps.rbegin(); it != spec_.steps.rend(); ++it) {
-      if (it->kind != StepSpec::Kind::kWindow) continue;
-      it->window.allowed_lateness_ms = lateness.count();
-      break;
-    }
+    if (WindowSpec* w = last_window()) w->allowed_lateness_ms = lateness.count();
     return *this;
   }
   PipelineBuilder& window(WindowSpec w) {
@@ -152,6 +176,14 @@ class PipelineBuilder {
 
  private:
   std::string path_of_next() const { return "steps[" + std::to_string(spec_.steps.size()) + "]"; }
+  // The window step added last (nullptr when there is none: the setters then do nothing, and
+  // Plan::compile reports what is missing).
+  WindowSpec* last_window() {
+    for (auto it = spec_.steps.rbegin(); it != spec_.steps.rend(); ++it) {
+      if (it->kind == StepSpec::Kind::kWindow) return &it->window;
+    }
+    return nullptr;
+  }
   PipelineBuilder& step(StepSpec::Kind kind, std::string expr) {
     StepSpec s;
     s.kind = kind;

@@ -737,6 +737,17 @@ struct Engine::Impl : public ChunkEmitter {
       return;
     }
     if (spec.window->keyed && !spec.window->merge_keys) {
+      // A session update can end after a first result that is still pending: the late record
+      // grew a session that not every worker has passed yet. Written now, it would overtake
+      // that first result (and a consumer keeping the last record would keep the stale one),
+      // so it waits with the windows of its own end. Tumbling and sliding updates never wait:
+      // their window was written, so every earlier end was too.
+      if (!pending.empty() && pending.begin()->first < f.end) {
+        auto [it, inserted] = pending.try_emplace(f.end);
+        if (inserted) it->second.start = f.start;
+        absorb(it->second, f);
+        return;
+      }
       // Full rows of the touched keys, update already set by the worker.
       if (f.rows) {
         for (size_t i = 0; i < f.rows->rows(); ++i) spec.formatter->format_row(*f.rows, i, buf);

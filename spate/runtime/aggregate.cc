@@ -23,6 +23,17 @@ bool get(std::string_view& in, T* v) {
   in.remove_prefix(sizeof(T));
   return true;
 }
+// A bool written by put(): exactly 0 or 1 (any other byte is not a bool's object representation).
+bool get_bool(std::string_view& in, bool* v) {
+  uint8_t b;
+  if (!get(in, &b) || b > 1) return false;
+  *v = b == 1;
+  return true;
+}
+
+// Deserialize rejects counts above this: no stream comes near (2^62 records is 146 years at
+// 1e9 records/s), and merges of accepted states cannot overflow int64.
+constexpr int64_t kMaxCount = int64_t{1} << 62;
 
 class CountState final : public AggState {
  public:
@@ -31,7 +42,12 @@ class CountState final : public AggState {
   void merge(const AggState& o) override { n_ += static_cast<const CountState&>(o).n_; }
   void write_result(OutField* out, Arena&) const override { out->value = Value::integer(n_); }
   void serialize(std::string& out) const override { put(out, n_); }
-  bool deserialize(std::string_view in) override { return get(in, &n_) && in.empty(); }
+  bool deserialize(std::string_view in) override {
+    int64_t n;
+    if (!get(in, &n) || !in.empty() || n < 0 || n > kMaxCount) return false;
+    n_ = n;
+    return true;
+  }
 
  private:
   bool count_nulls_;
@@ -83,7 +99,20 @@ class SumState final : public AggState {
     put(out, is_double_); put(out, isum_); put(out, dsum_); put(out, n_);
   }
   bool deserialize(std::string_view in) override {
-    return get(in, &is_double_) && get(in, &isum_) && get(in, &dsum_) && get(in, &n_) && in.empty();
+    bool is_double;
+    int64_t isum, n;
+    double dsum;
+    if (!get_bool(in, &is_double) || !get(in, &isum) || !get(in, &dsum) || !get(in, &n) ||
+        !in.empty() || n < 0 || n > kMaxCount) {
+      return false;
+    }
+    // An integer sum never wrote the double; no numbers, no sum.
+    if ((!is_double && dsum != 0) || (n == 0 && (is_double || isum != 0))) return false;
+    is_double_ = is_double;
+    isum_ = isum;
+    dsum_ = dsum;
+    n_ = n;
+    return true;
   }
   double value() const { return is_double_ ? dsum_ : static_cast<double>(isum_); }
   int64_t n() const { return n_; }
@@ -131,10 +160,16 @@ class ExtremeState final : public AggState {
     put(out, has_); put(out, best_.type); put(out, best_.i);
   }
   bool deserialize(std::string_view in) override {
+    bool has;
     ValueType t;
     int64_t bits;
-    if (!get(in, &has_) || !get(in, &t) || !get(in, &bits) || !in.empty()) return false;
-    if (t != ValueType::kInt && t != ValueType::kDouble && t != ValueType::kNull) return false;
+    if (!get_bool(in, &has) || !get(in, &t) || !get(in, &bits) || !in.empty()) return false;
+    // A number exactly when there is one; an empty state's value is a fresh Value (null, 0).
+    if (has ? (t != ValueType::kInt && t != ValueType::kDouble)
+            : (t != ValueType::kNull || bits != 0)) {
+      return false;
+    }
+    has_ = has;
     best_.type = t;
     best_.i = bits;
     return true;

@@ -91,7 +91,8 @@ class DistinctState final : public AggState {
   void serialize(std::string& out) const override { out += h_.serialize(); }
   bool deserialize(std::string_view in) override {
     auto r = HyperLogLog::deserialize(in);
-    if (!r) return false;
+    // merge() needs this function's precision and seed.
+    if (!r || r->precision() != h_.precision() || r->seed() != h_.seed()) return false;
     h_ = std::move(*r);
     return true;
   }
@@ -151,7 +152,7 @@ class QuantileState final : public AggState {
   void serialize(std::string& out) const override { out += s_.serialize(); }
   bool deserialize(std::string_view in) override {
     auto r = KllSketch::deserialize(in);
-    if (!r) return false;
+    if (!r || r->k() != s_.k()) return false;  // merge() needs this function's k
     s_ = std::move(*r);
     return true;
   }
@@ -208,7 +209,7 @@ class TopKState final : public AggState {
   void serialize(std::string& out) const override { out += s_.serialize(); }
   bool deserialize(std::string_view in) override {
     auto r = SpaceSaving::deserialize(in);
-    if (!r) return false;
+    if (!r || r->capacity() != s_.capacity()) return false;  // merge() needs equal capacities
     s_ = std::move(*r);
     return true;
   }
@@ -256,7 +257,7 @@ class SampleState final : public AggState {
   void serialize(std::string& out) const override { out += r_.serialize(); }
   bool deserialize(std::string_view in) override {
     auto r = Reservoir<std::string>::deserialize(in);
-    if (!r) return false;
+    if (!r || r->capacity() != r_.capacity()) return false;  // merge() needs equal capacities
     r_ = std::move(*r);
     return true;
   }

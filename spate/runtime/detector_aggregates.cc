@@ -22,8 +22,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <string>
 #include <tuple>
@@ -101,6 +103,7 @@ void concatenate(EwmaSegment* a, const EwmaSegment& b, double alpha) {
 }
 
 constexpr uint32_t kEwmaTag = make_type_tag("AEW1");
+constexpr uint64_t kMaxRecords = uint64_t{1} << 62;
 
 class EwmaState final : public AggState {
  public:
@@ -150,9 +153,14 @@ class EwmaState final : public AggState {
     EwmaSegment own;
     std::vector<EwmaSegment> others(count - 1);
     if (!read_segment(r, &own)) return false;
+    // Records in all: at most 2^62 (no stream comes near), so the folded count cannot wrap to 0
+    // (a null result) and merges of accepted states cannot either.
+    uint64_t total = own.n;
     for (auto& s : others) {
-      if (!read_segment(r, &s) || s.n == 0) return false;
+      if (!read_segment(r, &s) || s.n == 0 || s.n > kMaxRecords - total) return false;
+      total += s.n;
     }
+    if (total > kMaxRecords) return false;
     if (!r.at_end()) return false;
     own_ = own;
     others_ = std::move(others);
@@ -232,9 +240,36 @@ struct TimedDetection {
   DriftEvent event;
 };
 
+// A detector snapshot's options against the configured ones, doubles bit for bit (a snapshot
+// of this call carries the configured bits; unset CUSUM targets are NaN).
+bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof(a)) == 0; }
+bool same_options(const AdwinOptions& a, const AdwinOptions& b) {
+  return same_bits(a.delta, b.delta) && a.max_buckets == b.max_buckets && a.clock == b.clock &&
+         a.min_subwindow == b.min_subwindow;
+}
+bool same_options(const PageHinkleyOptions& a, const PageHinkleyOptions& b) {
+  return same_bits(a.delta, b.delta) && same_bits(a.lambda, b.lambda) &&
+         same_bits(a.alpha, b.alpha) && a.min_instances == b.min_instances && a.sides == b.sides;
+}
+bool same_options(const CusumOptions& a, const CusumOptions& b) {
+  return same_bits(a.k, b.k) && same_bits(a.h, b.h) && a.warmup == b.warmup &&
+         same_bits(a.target_mean, b.target_mean) && same_bits(a.target_sigma, b.target_sigma) &&
+         a.sides == b.sides;
+}
+
+// Event time, index, start index, statistic; ties broken by every other field (doubles by
+// their bits), a total order, so tied detections of merged partials list the same way whatever
+// the merge order (std::sort in merge(), std::stable_sort in detections()).
 bool detection_before(const TimedDetection& a, const TimedDetection& b) {
-  return std::tie(a.time, a.event.index, a.event.start_index, a.event.statistic) <
-         std::tie(b.time, b.event.index, b.event.start_index, b.event.statistic);
+  auto key = [](const TimedDetection& d) {
+    const DriftEvent& e = d.event;
+    return std::make_tuple(d.time, e.index, e.start_index, e.statistic,
+                           std::bit_cast<uint64_t>(e.statistic),
+                           std::bit_cast<uint64_t>(e.threshold),
+                           std::bit_cast<uint64_t>(e.mean_before),
+                           std::bit_cast<uint64_t>(e.mean_after), static_cast<int>(e.direction));
+  };
+  return key(a) < key(b);
 }
 
 constexpr uint32_t kDriftTag = make_type_tag("ADR1");
@@ -324,7 +359,8 @@ class DriftState final : public AggState {
     auto load = [&](auto type_tag) {
       using D = typename decltype(type_tag)::type;
       auto d = D::deserialize(det_bytes);
-      if (!d) return;
+      // A detector of another drift(...) call (other delta or lambda) is not this state's.
+      if (!d || !same_options(d->options(), std::get<D>(detector_).options())) return;
       det = std::move(*d);
       ok = true;
     };
@@ -346,7 +382,9 @@ class DriftState final : public AggState {
       if (!r.varint(&n) || n > config_.max_events) return false;
       list.resize(n);
       for (auto& d : list) {
-        if (!r.i64(&d.time) || !read_drift_event(r, method_name(config_.method), &d.event)) {
+        // Event times as the engine has them (append_time() formats them for the result).
+        if (!r.i64(&d.time) || d.time < kMinTime || d.time > kMaxTime ||
+            !read_drift_event(r, method_name(config_.method), &d.event)) {
           return false;
         }
       }
@@ -551,10 +589,19 @@ class InterestShiftState final : public AggState {
         buckets.rbegin()->first - buckets.begin()->first + 1 > kMaxSlots) {
       return false;
     }
-    // The buckets run from the first event time's to the last's.
+    // The buckets run from the first event time's to the last's (event times as the engine
+    // has them, so the sub-period bounds below cannot overflow).
     if (!buckets.empty() &&
-        (t_min > t_max || buckets.begin()->first != index_of(t_min, static_cast<int>(g)) ||
+        (t_min > t_max || t_min < kMinTime || t_max > kMaxTime ||
+         buckets.begin()->first != index_of(t_min, static_cast<int>(g)) ||
          buckets.rbegin()->first != index_of(t_max, static_cast<int>(g)))) {
+      return false;
+    }
+    // Halves mode: g is the smallest width exponent that fits the span in kMaxSlots (0 with no
+    // buckets), as add() and merge() keep it; a larger one would coarsen the answer.
+    if (g > 0 && (buckets.empty() || index_of(t_max, static_cast<int>(g) - 1) -
+                                             index_of(t_min, static_cast<int>(g) - 1) + 1 <=
+                                         kMaxSlots)) {
       return false;
     }
     g_ = static_cast<int>(g);

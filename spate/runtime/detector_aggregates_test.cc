@@ -5,14 +5,19 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "spate/analytics/adwin.h"
 #include "spate/analytics/cusum.h"
 #include "spate/analytics/page_hinkley.h"
+#include "spate/analytics/space_saving.h"
+#include "spate/common/serde.h"
 #include "spate/common/time.h"
 #include "spate/runtime/aggregate.h"
 #include "spate/runtime/aggregate_test_util.h"
@@ -478,6 +483,171 @@ TEST(InterestShiftAggregate, FewerThanTwoSubPeriodsGiveAnEmptyList) {
   EXPECT_FALSE(compile("interest_shift(x)", &error));
   EXPECT_FALSE(compile("interest_shift(x, 10, capacity=5)", &error));
   EXPECT_NE(error.find("capacity"), std::string::npos) << error;
+}
+
+
+// ---------------------------------------------------------------- deserialize of bad bytes
+// Regression tests for what fuzz/aggregate_state_fuzz.cc found (issue 3: bad bytes give an
+// error, never a crash or a silent wrong answer).
+
+// Segment counts summing past 2^64 wrapped the folded count to 0: a null result.
+TEST(EwmaAggregate, DeserializeRejectsRecordCountsThatWrap) {
+  auto f = compile("ewma(x, 0.5)");
+  auto payload = [](uint64_t n) {
+    ByteWriter w;
+    w.f64(0.5);
+    w.varint(3);  // own (empty) and two merged segments
+    w.i64(0);
+    w.i64(0);
+    w.varint(0);
+    w.f64(0);
+    w.f64(0);
+    for (int64_t t : {10, 20}) {
+      w.i64(t);
+      w.i64(t);
+      w.varint(n);
+      w.f64(1.0);
+      w.f64(1.0);
+    }
+    return seal(make_type_tag("AEW1"), 1, w.data());
+  };
+  auto s = f->make_state();
+  ASSERT_TRUE(s->deserialize(payload(uint64_t{1} << 61)));
+  EXPECT_EQ(result_text(*s), "1");
+  EXPECT_FALSE(f->make_state()->deserialize(payload(uint64_t{1} << 63)));
+  EXPECT_FALSE(f->make_state()->deserialize(payload((uint64_t{1} << 61) + 1)));
+}
+
+// A detection time outside the engine's event-time range overflowed formatting the result
+// (append_rfc3339_ms(INT64_MIN): UBSan "negation of -9223372036854775808").
+TEST(DriftAggregate, DeserializeRejectsDetectionTimesOutOfRange) {
+  auto f = compile("drift(x, method=page_hinkley, lambda=5)");
+  auto s = f->make_state();
+  for (int i = 0; i < 400; ++i) s->add(Value::real(i < 200 ? 0.0 : 10.0), 1000 + i);
+  ASSERT_NE(result_text(*s), "[]");
+  std::string bytes;
+  s->serialize(bytes);
+  const std::string payload(*unseal(bytes, make_type_tag("ADR1"), 1, nullptr));
+  // Payload: u8 method, bytes detector, varint own detections, then the first one's i64 time.
+  ByteReader r(payload);
+  uint8_t method;
+  std::string_view detector;
+  uint64_t own = 0;
+  ASSERT_TRUE(r.u8(&method) && r.bytes(&detector) && r.varint(&own));
+  ASSERT_GE(own, 1u);
+  const size_t time_at = r.position();
+  auto with_time = [&](int64_t t) {
+    std::string p = payload;
+    std::memcpy(p.data() + time_at, &t, sizeof(t));
+    return seal(make_type_tag("ADR1"), 1, p);
+  };
+  EXPECT_TRUE(f->make_state()->deserialize(with_time(kMinTime)));
+  EXPECT_TRUE(f->make_state()->deserialize(with_time(kMaxTime)));
+  EXPECT_FALSE(f->make_state()->deserialize(with_time(kMinTime - 1)));
+  EXPECT_FALSE(f->make_state()->deserialize(with_time(std::numeric_limits<int64_t>::min())));
+  EXPECT_FALSE(f->make_state()->deserialize(with_time(std::numeric_limits<int64_t>::max())));
+}
+
+// A detector snapshot of another drift(...) call (other lambda, delta) was accepted: the state
+// then went on with options the call does not have.
+TEST(DriftAggregate, DeserializeRejectsADetectorOfAnotherCall) {
+  for (const char* method : {"adwin", "page_hinkley", "cusum"}) {
+    SCOPED_TRACE(method);
+    const std::string base = std::string("drift(x, method=") + method;
+    auto f = compile(base + ")");
+    auto g = compile(base + ", delta=0.25)");
+    ASSERT_TRUE(f && g);
+    auto other = g->make_state();
+    auto own = f->make_state();
+    for (int i = 0; i < 100; ++i) {
+      other->add(Value::real(i % 7), i);
+      own->add(Value::real(i % 7), i);
+    }
+    std::string bytes;
+    other->serialize(bytes);
+    EXPECT_FALSE(f->make_state()->deserialize(bytes));
+    bytes.clear();
+    own->serialize(bytes);
+    EXPECT_TRUE(f->make_state()->deserialize(bytes));
+  }
+}
+
+// Two detections tied on time, index, start index and statistic listed in the order the
+// bytes gave them in one state and in std::sort's order after a merge: merging a state into an
+// empty one changed its result.
+TEST(DriftAggregate, TiedDetectionsListTheSameWayAfterAMerge) {
+  auto f = compile("drift(x)");
+  auto state = [](double first_threshold, double second_threshold) {
+    ByteWriter w;
+    w.u8(0);  // adwin
+    w.bytes(Adwin(AdwinOptions{}).serialize());
+    w.varint(0);  // own detections
+    w.varint(2);  // merged ones
+    for (double threshold : {first_threshold, second_threshold}) {
+      DriftEvent e;
+      e.index = 40;
+      e.start_index = 30;
+      e.statistic = 2.0;
+      e.threshold = threshold;
+      e.mean_before = 1.0;
+      e.mean_after = 3.0;
+      e.method = "adwin";
+      w.i64(5000);
+      write_drift_event(w, e);
+    }
+    return seal(make_type_tag("ADR1"), 1, w.data());
+  };
+  auto a = f->make_state();
+  auto b = f->make_state();
+  ASSERT_TRUE(a->deserialize(state(1.0, 1.5)));
+  ASSERT_TRUE(b->deserialize(state(1.5, 1.0)));
+  EXPECT_EQ(result_text(*a), result_text(*b));
+  auto fresh = f->make_state();
+  fresh->merge(*b);
+  EXPECT_EQ(result_text(*fresh), result_text(*a));
+  EXPECT_LT(result_text(*a).find("\"threshold\":1,"), result_text(*a).find("\"threshold\":1.5,"));
+}
+
+// interest_shift (halves mode): event times outside the engine's range (sub-period bounds
+// overflowed) and a bucket width coarser than the span needs (a coarser answer than add() and
+// merge() give) are errors.
+TEST(InterestShiftAggregate, DeserializeRejectsOutOfRangeTimesAndACoarserLayout) {
+  auto f = compile("interest_shift(x, 2)");  // capacity 1024
+  SpaceSaving sketch(1024);
+  sketch.add("a");
+  auto state = [&](uint64_t g, int64_t t_min, int64_t t_max) {
+    ByteWriter w;
+    w.varint(g);
+    w.i64(t_min);
+    w.i64(t_max);
+    w.varint(2);
+    for (int64_t t : {t_min, t_max}) {
+      w.i64(t >> g);
+      w.bytes(sketch.serialize());
+    }
+    return seal(make_type_tag("AIS1"), 1, w.data());
+  };
+  // 0 and 31 ms: 2^1-ms buckets give 16 slots; 2^0-ms ones would give 32.
+  EXPECT_TRUE(f->make_state()->deserialize(state(1, 0, 31)));
+  EXPECT_FALSE(f->make_state()->deserialize(state(2, 0, 31)));
+  EXPECT_FALSE(f->make_state()->deserialize(state(5, 0, 31)));
+  // 0 and 15 ms fit 16 slots of 1 ms.
+  EXPECT_TRUE(f->make_state()->deserialize(state(0, 0, 15)));
+  EXPECT_FALSE(f->make_state()->deserialize(state(1, 0, 15)));
+  const int64_t kLow = kMinTime, kHigh = kMaxTime;
+  EXPECT_TRUE(f->make_state()->deserialize(state(58, kLow, kHigh)));
+  EXPECT_FALSE(f->make_state()->deserialize(state(59, kLow, kHigh)));
+  const int64_t kMin = std::numeric_limits<int64_t>::min();
+  const int64_t kMax = std::numeric_limits<int64_t>::max();
+  EXPECT_FALSE(f->make_state()->deserialize(state(61, kMin, kMax)));
+  EXPECT_FALSE(f->make_state()->deserialize(state(0, kMax - 3, kMax)));
+  EXPECT_FALSE(f->make_state()->deserialize(state(0, kMin, kMin + 3)));
+  // An accepted state still gives its result and merges.
+  auto s = f->make_state();
+  ASSERT_TRUE(s->deserialize(state(1, 0, 31)));
+  auto fresh = f->make_state();
+  fresh->merge(*s);
+  EXPECT_EQ(result_text(*fresh), result_text(*s));
 }
 
 }  // namespace

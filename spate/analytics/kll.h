@@ -20,8 +20,13 @@
 // concurrently.
 
 #include <cstdint>
+#include <limits>
+#include <memory>
+#include <new>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "spate/analytics/prng.h"
@@ -47,14 +52,11 @@ class KllSketch {
       ++ignored_;
       return;
     }
-    if (n_ == 0) {
-      min_ = max_ = x;
-    } else {
-      if (x < min_) min_ = x;
-      if (x > max_) max_ = x;
-    }
+    // min_ / max_ start at +inf / -inf, so no first-item case (minsd / maxsd, no branch).
+    min_ = x < min_ ? x : min_;
+    max_ = x > max_ ? x : max_;
     ++n_;
-    levels_[0].push_back(x);
+    levels_[0].push_back(x);  // no reallocation: level 0 is reserved to capacity_ items
     if (++retained_ >= capacity_) compress_one();
   }
 
@@ -89,6 +91,27 @@ class KllSketch {
     double value;
     uint64_t weight;
   };
+  // Leaves new elements uninitialized on resize(): a compaction grows the level above by the
+  // promoted items and writes them all, so zero-filling them first would be wasted work.
+  template <typename T>
+  struct NoInitAllocator : std::allocator<T> {
+    template <typename U>
+    struct rebind {
+      using other = NoInitAllocator<U>;
+    };
+    NoInitAllocator() = default;
+    template <typename U>
+    NoInitAllocator(const NoInitAllocator<U>&) noexcept {}
+    template <typename U>
+    void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+      ::new (static_cast<void*>(p)) U;
+    }
+    template <typename U, typename... Args>
+    void construct(U* p, Args&&... args) {
+      ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+  };
+  using Level = std::vector<double, NoInitAllocator<double>>;
 
   static size_t level_capacity(uint32_t k, size_t num_levels, size_t level);
   void recompute_capacity();
@@ -101,14 +124,14 @@ class KllSketch {
   uint32_t k_;
   uint64_t n_ = 0;
   uint64_t ignored_ = 0;
-  double min_ = 0;
-  double max_ = 0;
+  double min_ = std::numeric_limits<double>::infinity();   // +inf while empty
+  double max_ = -std::numeric_limits<double>::infinity();  // -inf while empty
   size_t retained_ = 0;
   size_t capacity_ = 0;
   Xoshiro256 rng_;
-  std::vector<std::vector<double>> levels_;  // level 0 unsorted, levels >= 1 sorted
-  std::vector<size_t> caps_;                 // level_capacity() of each level
-  std::vector<double> scratch_;
+  std::vector<Level> levels_;  // level 0 unsorted, levels >= 1 sorted
+  std::vector<size_t> caps_;   // level_capacity() of each level
+  Level scratch_;              // merge() only
 };
 
 }  // namespace spate

@@ -237,6 +237,31 @@ TEST(SpaceSaving, IndexSurvivesChurn) {
   }
 }
 
+// The serialized counters list equal counts in eviction order: a new item takes over the first
+// counter listed (the oldest of the smallest count), as docs/formats.md describes.
+TEST(SpaceSaving, SerializedOrderIsEvictionOrder) {
+  const auto keys = test_util::make_stream(Stream::kZipf11, 30000, 5000, 21);
+  SpaceSavingU64 ss(64);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ss.add(keys[i], 1 + i % 3);
+    if (i % 997 != 0) continue;
+    const std::string bytes = ss.serialize();
+    auto payload = unseal(bytes, SpaceSavingU64::kTypeTag, 1, nullptr);
+    ASSERT_TRUE(payload.is_ok());
+    ByteReader r(*payload);
+    uint64_t cap = 0, total = 0, size = 0, count = 0, error = 0, first = 0;
+    ASSERT_TRUE(r.varint(&cap) && r.varint(&total) && r.varint(&size));
+    ASSERT_TRUE(r.varint(&count) && r.varint(&error) && r.varint(&first));
+    if (size < cap) continue;
+    ASSERT_EQ(count, ss.min_count());
+    SpaceSavingU64 next = ss;
+    next.add(uint64_t{1} << 63);  // never in the stream
+    for (const auto& e : next.top(64)) EXPECT_NE(e.item, first) << "i=" << i;
+    EXPECT_EQ(next.estimate(uint64_t{1} << 63).count, count + 1);
+    EXPECT_EQ(next.estimate(uint64_t{1} << 63).error, count);
+  }
+}
+
 TEST(SpaceSaving, SerializeRoundTripAndCorruption) {
   const auto keys = test_util::make_stream(Stream::kZipf11, 20000, 5000, 12);
   SpaceSavingU64 ss(50);

@@ -514,8 +514,10 @@ struct Engine::Impl : public ChunkEmitter {
       }
       w.window->fire(wm, &fired);
       for (auto& f : fired) {
-        // Keyed rows leave sorted by key, so the collector merges runs instead of sorting.
-        if (f.rows && spec.window->keyed && !spec.window->merge_keys) sort_by_key(*f.rows);
+        // With several workers, keyed rows leave sorted by key (in parallel), so the collector
+        // merges runs instead of sorting. One worker leaves the sort to the collector, which
+        // runs beside it on another core.
+        if (n > 1 && f.rows && spec.window->keyed && !spec.window->merge_keys) sort_by_key(*f.rows);
         CollectorMsg m;
         m.kind = CollectorMsg::Kind::kFired;
         m.worker = w.id;
@@ -704,8 +706,9 @@ struct Engine::Impl : public ChunkEmitter {
   void emit_window(int64_t end, PendingWindow& pw, std::string& buf) {
     engine->stats_.windows_fired++;
     if (spec.window->keyed && !spec.window->merge_keys) {
-      // Each worker sent its rows sorted by key (sort_by_key): merge the runs in arrival
-      // order. Stable: a late update of a key (allowed lateness) stays after its first row.
+      // Runs in arrival order, each sorted by key (workers sort theirs when there are several,
+      // see fire_and_report), merged. Stable: a late update of a key (allowed lateness) stays
+      // after its first row.
       std::vector<std::pair<const OutputRows*, size_t>> order;
       auto less = [](const auto& a, const auto& b) {
         return key_less(a.first->row(a.second)[0].value, b.first->row(b.second)[0].value);
@@ -713,6 +716,9 @@ struct Engine::Impl : public ChunkEmitter {
       for (auto& r : pw.rows) {
         const auto mid = static_cast<std::ptrdiff_t>(order.size());
         for (size_t i = 0; i < r->rows(); ++i) order.emplace_back(r.get(), i);
+        if (!std::is_sorted(order.begin() + mid, order.end(), less)) {
+          std::stable_sort(order.begin() + mid, order.end(), less);
+        }
         std::inplace_merge(order.begin(), order.begin() + mid, order.end(), less);
       }
       for (auto& [rows, i] : order) spec.formatter->format_row(*rows, i, buf);

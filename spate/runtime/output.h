@@ -7,6 +7,7 @@
 // Sink: where bytes go (stdout, file, tcp). Sinks may block: that is backpressure.
 // Thread-safety: a Sink and its Formatter belong to the collector thread.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -45,13 +46,27 @@ class OutputRows {
   OutField* row(size_t i) { return fields_.data() + i * columns(); }
   const OutField* row(size_t i) const { return fields_.data() + i * columns(); }
   Arena& arena() { return arena_; }
-  // Reorders the rows: row i becomes the old row order[i] (order is a permutation).
-  void permute(const std::vector<uint32_t>& order) {
-    std::vector<OutField> out;
-    out.reserve(fields_.size());
+  // Reorders the rows in place: row i becomes the old row order[i] (order is a permutation; it
+  // is consumed). Follows the permutation's cycles with one row of scratch, so a large result
+  // does not allocate a second copy of its fields.
+  void permute(std::vector<uint32_t>& order) {
     const size_t c = columns();
-    for (uint32_t i : order) out.insert(out.end(), fields_.begin() + i * c, fields_.begin() + (i + 1) * c);
-    fields_ = std::move(out);
+    std::vector<OutField> tmp(c);
+    for (size_t i = 0; i < order.size(); ++i) {
+      if (order[i] == i) continue;  // in place already (or placed by an earlier cycle)
+      std::copy(row(i), row(i) + c, tmp.begin());
+      size_t j = i;
+      while (true) {
+        const size_t k = order[j];
+        order[j] = static_cast<uint32_t>(j);
+        if (k == i) {
+          std::copy(tmp.begin(), tmp.end(), row(j));
+          break;
+        }
+        std::copy(row(k), row(k) + c, row(j));
+        j = k;
+      }
+    }
   }
 
  private:

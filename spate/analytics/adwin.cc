@@ -309,7 +309,8 @@ Result<Adwin> Adwin::deserialize(std::string_view bytes) {
   if (width != a.width_) return bad;
   a.since_check_ = static_cast<uint32_t>(a.updates_ % o.clock);
   uint8_t has_last = 0;
-  if (!r.u8(&has_last) || has_last > 1) return bad;
+  // Every detection sets the last one, which is never cleared: one exists iff detections > 0.
+  if (!r.u8(&has_last) || has_last > 1 || (has_last == 1) != (a.detections_ > 0)) return bad;
   if (has_last) {
     DriftEvent e;
     if (!read_drift_event(r, kAdwinName, &e) || e.index > a.updates_) return bad;

@@ -196,7 +196,8 @@ Result<Cusum> Cusum::deserialize(std::string_view bytes) {
   c.inv_sigma_ = 1.0 / c.sigma_;
   if (!std::isfinite(c.inv_sigma_)) return bad;
   uint8_t has_last = 0;
-  if (!r.u8(&has_last) || has_last > 1) return bad;
+  // Every detection sets the last one, which is never cleared: one exists iff detections > 0.
+  if (!r.u8(&has_last) || has_last > 1 || (has_last == 1) != (c.detections_ > 0)) return bad;
   if (has_last) {
     DriftEvent e;
     if (!read_drift_event(r, kCusumName, &e) || e.index > c.updates_) return bad;

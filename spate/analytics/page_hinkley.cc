@@ -158,7 +158,8 @@ Result<PageHinkley> PageHinkley::deserialize(std::string_view bytes) {
     return bad;
   }
   uint8_t has_last = 0;
-  if (!r.u8(&has_last) || has_last > 1) return bad;
+  // Every detection sets the last one, which is never cleared: one exists iff detections > 0.
+  if (!r.u8(&has_last) || has_last > 1 || (has_last == 1) != (p.detections_ > 0)) return bad;
   if (has_last) {
     DriftEvent e;
     if (!read_drift_event(r, kPageHinkleyName, &e) || e.index > p.updates_) return bad;

@@ -169,6 +169,20 @@ TEST(PipelineBuilderTest, SettersApplyToTheLastWindowAndCompileChecksThem) {
     EXPECT_NE(std::string(e.what()).find("every_count counts a key's records"), std::string::npos)
         << e.what();
   }
+  // YAML can only put the triggers inside `global:`; in C++ they could land on any window.
+  for (auto tumbling : {PipelineBuilder("x").tumbling(seconds(10)).every(seconds(1)),
+                        PipelineBuilder("x").tumbling(seconds(10)).every_count(5)}) {
+    auto spec = tumbling.aggregate({{"n", "count()"}}).build();
+    try {
+      Plan::compile(spec);
+      ADD_FAILURE() << "a trigger on a tumbling window compiled";
+    } catch (const ConfigException& e) {
+      EXPECT_NE(std::string(e.what()).find("every and every_count are the triggers of a global "
+                                           "window"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -203,6 +203,11 @@ void check_window(const WindowSpec& w, const PipelineSpec& s, bool keyed) {
       break;
   }
   if (w.allowed_lateness_ms < 0) fail(lateness_loc, "allowed_lateness must not be negative");
+  if (w.kind != Kind::kGlobal && (w.every_ms != 0 || w.every_count != 0)) {
+    // YAML puts the triggers inside `global:`; a spec built in C++ could set them on any window.
+    fail(kind_loc, "every and every_count are the triggers of a global window; other windows "
+                   "fire when they close (use early: <duration> for results before that)");
+  }
   if (w.early_ms != 0 && w.kind != Kind::kTumbling && w.kind != Kind::kSliding) {
     fail(w.early_loc.path.empty() ? w.loc : w.early_loc,
          "early results are supported for tumbling and sliding windows; a global window has its "

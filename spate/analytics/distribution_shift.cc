@@ -338,6 +338,8 @@ Result<DistributionShift> DistributionShift::deserialize(std::string_view bytes)
     return bad;
   }
   if (d.last_detection_.has_value() != (d.detections_ > 0)) return bad;
+  // A detection is made by a comparison, which also sets the last report.
+  if (d.last_detection_ && !d.last_report_) return bad;
   if (!r.at_end()) return bad;
   return d;
 }

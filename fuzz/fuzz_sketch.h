@@ -52,4 +52,15 @@ int run(const uint8_t* data, size_t size, uint32_t tag, uint16_t version, Exerci
   return 0;
 }
 
+// The numeric drift detectors (Adwin, PageHinkley, Cusum): the exercise only reads the restored
+// detector; the round trip of what deserialize accepts is what run() checks.
+template <typename Detector>
+int run_detector(const uint8_t* data, size_t size) {
+  return run<Detector>(data, size, Detector::kTypeTag, Detector::kVersion, [](Detector& d) {
+    check(d.detections() <= d.updates());
+    check(Detector::validate(d.options()).is_ok());
+    if (d.last_detection()) check(d.detections() > 0);
+  });
+}
+
 }  // namespace spate::fuzz

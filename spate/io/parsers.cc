@@ -249,6 +249,14 @@ class JsonParser final : public ParserBase {
     bool leaf = false;       // no path under it (then slot >= 0): the common case
   };
 
+  // a[1..n) == b[1..n) (the first bytes were compared already).
+  static bool same_tail(const char* a, const char* b, size_t n) {
+    for (size_t k = 1; k < n; ++k) {
+      if (a[k] != b[k]) return false;
+    }
+    return true;
+  }
+
   void parse_line(const char* p, size_t len, size_t capacity, uint64_t pos,
                   RecordBatch& batch) override {
     using namespace simdjson;
@@ -290,8 +298,11 @@ class JsonParser final : public ParserBase {
       int child = -1;
       for (int c : n.children) {
         const std::string& name = nodes_[c].name;
-        // Length and first byte first: most keys of an event are not wanted.
-        if (name.size() == key.size() && (key.empty() || name[0] == key[0]) && name == key) {
+        // Length and first byte first: most keys of an event are not wanted. The rest is
+        // compared inline: keys are short, and a call to memcmp per wanted key cost more than
+        // the comparison.
+        if (name.size() == key.size() && (key.empty() || name[0] == key[0]) &&
+            same_tail(name.data(), key.data(), key.size())) {
           child = c;
           break;
         }

@@ -12,6 +12,7 @@
 // consumer stops the producer (backpressure) and memory stays bounded; items are reused, so the
 // steady state allocates nothing. This is the credit-based flow control of Flink's network stack.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -129,11 +130,14 @@ class CreditChannel {
   // Consumer.
   bool receive(T** item) { return full_.pop(item); }
   bool has_items() const { return !full_.empty(); }
-  // Consumer: gives a processed item back to the producer.
+  // Consumer: gives a processed item back to the producer. A producer blocked on credits is
+  // woken when half of them are back, or when this consumer has nothing left (the producer may
+  // be holding the others), not for every item: a wake-up across cores is expensive (an IPI on
+  // virtual machines) and a producer woken for one credit blocks again at once.
   void release(T* item) {
     bool ok = empty_.push(item);
     (void)ok;
-    if (producer_bell_) producer_bell_->ring();
+    if (producer_bell_ && (empty_.size_approx() >= wake_at_ || full_.empty())) producer_bell_->ring();
   }
   // Producer side: how many items acquire() can hand out now (returned ones plus credits never
   // used); the consumer's queue length is credits minus this.
@@ -143,6 +147,7 @@ class CreditChannel {
   SpscRing<T*> full_;
   SpscRing<T*> empty_;
   size_t credits_;
+  size_t wake_at_ = std::max<size_t>(1, credits_ / 2);
   std::vector<std::unique_ptr<T>> owned_;  // producer side; freed with the channel
   Doorbell* consumer_bell_;
   Doorbell* producer_bell_;

@@ -20,6 +20,8 @@ namespace spate {
 namespace {
 
 constexpr auto kIdleWait = std::chrono::milliseconds(20);
+// How soon the collector looks at quiet progress reports while a fired window waits for them.
+constexpr auto kPendingPoll = std::chrono::milliseconds(2);
 
 // An item of a worker-to-worker exchange channel: a batch of records or a control message that
 // travels in order with them.
@@ -29,7 +31,8 @@ struct ExchangeItem {
   RecordBatch batch;
 };
 
-// What workers tell the collector.
+// What workers tell the collector. A kFired message may carry the worker's watermark after the
+// fire (kMinTime: none), so that the message that completes a window also says so.
 struct CollectorMsg {
   enum class Kind { kRows, kFired, kProgress, kDone };
   Kind kind = Kind::kProgress;
@@ -43,11 +46,14 @@ struct CollectorMsg {
 class CollectorQueue {
  public:
   explicit CollectorQueue(size_t cap) : cap_(cap) {}
-  void push(CollectorMsg m) {
+  // wake = false: leave a sleeping collector asleep (it takes the message at its next wake-up).
+  // Waking a thread on another core costs tens of microseconds on virtual machines (an IPI),
+  // which made progress reports a visible share of a worker's time.
+  void push(CollectorMsg m, bool wake = true) {
     std::unique_lock<std::mutex> lk(mu_);
     not_full_.wait(lk, [&] { return q_.size() < cap_ || m.kind != CollectorMsg::Kind::kRows; });
     q_.push_back(std::move(m));
-    not_empty_.notify_one();
+    if (wake) not_empty_.notify_one();
   }
   bool empty() {
     std::lock_guard<std::mutex> lk(mu_);
@@ -513,7 +519,8 @@ struct Engine::Impl : public ChunkEmitter {
         }
       }
       w.window->fire(wm, &fired);
-      for (auto& f : fired) {
+      for (size_t k = 0; k < fired.size(); ++k) {
+        FiredWindow& f = fired[k];
         // With several workers, keyed rows leave sorted by key (in parallel), so the collector
         // merges runs instead of sorting. One worker leaves the sort to the collector, which
         // runs beside it on another core.
@@ -522,15 +529,23 @@ struct Engine::Impl : public ChunkEmitter {
         m.kind = CollectorMsg::Kind::kFired;
         m.worker = w.id;
         m.fired = std::move(f);
+        if (k + 1 == fired.size()) {
+          // The last fired window carries the watermark: the collector learns both at once.
+          m.watermark = wm;
+          w.reported_wm = wm;
+        }
         collector.push(std::move(m));
       }
     }
-    if (force_report || wm != w.reported_wm) {
+    // Without windows the collector has no use for watermarks.
+    if (force_report || (w.window && wm != w.reported_wm)) {
+      // Progress alone wakes nobody (see CollectorQueue::push): a window it completes is written
+      // at the collector's next wake-up, at most kPendingPoll later.
       CollectorMsg m;
       m.kind = CollectorMsg::Kind::kProgress;
       m.worker = w.id;
       m.watermark = wm;
-      collector.push(std::move(m));
+      collector.push(std::move(m), force_report);
       w.reported_wm = wm;
     }
   }
@@ -863,10 +878,12 @@ struct Engine::Impl : public ChunkEmitter {
     int64_t next_flush = kMinTime;  // micro-batch mode: the end of the current batch
     while (done_count < n) {
       CollectorMsg m;
-      auto timeout = std::chrono::milliseconds(200);
+      // While windows wait for other workers' progress, which arrives without waking this
+      // thread, look again after kPendingPoll.
+      auto timeout = pending.empty() ? std::chrono::milliseconds(200) : kPendingPoll;
       if (spec.batch_interval_ms > 0 && next_flush != kMinTime) {
-        timeout = std::chrono::milliseconds(
-            std::clamp<int64_t>(next_flush - wall_clock_ms(), 1, 200));
+        timeout = std::min(timeout, std::chrono::milliseconds(
+            std::clamp<int64_t>(next_flush - wall_clock_ms(), 1, 200)));
       }
       if (!collector.pop(&m, timeout)) {
         if (spec.batch_interval_ms > 0 && !buf.empty() && sink_status.is_ok() &&
@@ -889,6 +906,8 @@ struct Engine::Impl : public ChunkEmitter {
           engine->stats_.records_out += m.rows->rows();
           break;
         case CollectorMsg::Kind::kFired: {
+          // Taken before the window is absorbed; windows are emitted only after this switch.
+          if (m.watermark != kMinTime) wm[m.worker] = m.watermark;
           if (m.fired.provisional) {
             handle_provisional(m.worker, m.fired, snapshots, buf);
             break;

@@ -48,6 +48,10 @@ class CountState final : public AggState {
     n_ = n;
     return true;
   }
+  bool reset() override {
+    n_ = 0;
+    return true;
+  }
 
  private:
   bool count_nulls_;
@@ -114,6 +118,13 @@ class SumState final : public AggState {
     n_ = n;
     return true;
   }
+  bool reset() override {
+    is_double_ = false;
+    isum_ = 0;
+    dsum_ = 0;
+    n_ = 0;
+    return true;
+  }
   double value() const { return is_double_ ? dsum_ : static_cast<double>(isum_); }
   int64_t n() const { return n_; }
 
@@ -133,6 +144,7 @@ class AvgState final : public AggState {
   }
   void serialize(std::string& out) const override { sum_.serialize(out); }
   bool deserialize(std::string_view in) override { return sum_.deserialize(in); }
+  bool reset() override { return sum_.reset(); }
 
  private:
   SumState sum_;
@@ -172,6 +184,11 @@ class ExtremeState final : public AggState {
     has_ = has;
     best_.type = t;
     best_.i = bits;
+    return true;
+  }
+  bool reset() override {
+    has_ = false;
+    best_ = Value();
     return true;
   }
 

@@ -32,6 +32,10 @@ class AggState {
   // Checkpoint door: a self-contained byte image of the state, and its inverse.
   virtual void serialize(std::string& out) const = 0;
   virtual bool deserialize(std::string_view in) = 0;
+  // Returns the state to what make_state() makes, so that windows can reuse it instead of
+  // allocating a new one for every key of every window. States that do not support it return
+  // false (the caller then makes a new one).
+  virtual bool reset() { return false; }
 };
 
 class AggregateFunction {

@@ -61,6 +61,37 @@ Value copy_key(const Value& key, Arena& arena) {
   return key.is_string() ? Value::string(arena.copy(key.sv())) : key;
 }
 
+States fresh_states(const WindowPlan& plan) {
+  States s;
+  s.reserve(plan.aggs.size());
+  for (const auto* a : plan.aggs) s.push_back(a->make_state());
+  return s;
+}
+
+// States of dropped panes, reset for new keys: a window of 10 s over 10k keys otherwise
+// allocates and frees tens of thousands of small states every 10 s of event time.
+class StatesPool {
+ public:
+  static constexpr size_t kMaxSpare = size_t{1} << 16;
+  States take(const WindowPlan& plan) {
+    if (spare_.empty()) return fresh_states(plan);
+    States s = std::move(spare_.back());
+    spare_.pop_back();
+    return s;
+  }
+  // Keeps s if every state of it can be reset (and the pool is not full).
+  void give(States&& s) {
+    if (spare_.size() >= kMaxSpare || s.empty()) return;
+    for (auto& st : s) {
+      if (!st || !st->reset()) return;
+    }
+    spare_.push_back(std::move(s));
+  }
+
+ private:
+  std::vector<States> spare_;
+};
+
 // The per-key states of one pane (or one merged window).
 struct KeyTable {
   struct Entry {
@@ -68,23 +99,28 @@ struct KeyTable {
     States states;
     int64_t n = 0;  // records (counted only for every_count triggers)
   };
-  absl::flat_hash_map<std::string, uint32_t> index;
+  // Encoded key -> entry. The encoded bytes live in `arena` (no allocation per key).
+  absl::flat_hash_map<std::string_view, uint32_t> index;
   std::vector<Entry> entries;
-  Arena arena;  // key strings
+  Arena arena;  // key strings and encoded keys
   int64_t records = 0;
   bool changed = false;  // received records since the last early() (provisional results)
 
-  Entry* find(const std::string& encoded) {
+  Entry* find(std::string_view encoded) {
     auto it = index.find(encoded);
     return it == index.end() ? nullptr : &entries[it->second];
   }
-  Entry& find_or_add(const Value& key, const std::string& encoded, const WindowPlan& plan) {
-    auto [it, inserted] = index.try_emplace(encoded, static_cast<uint32_t>(entries.size()));
+  Entry& find_or_add(const Value& key, std::string_view encoded, const WindowPlan& plan,
+                     StatesPool* pool = nullptr) {
+    bool inserted = false;
+    auto it = index.lazy_emplace(encoded, [&](const auto& ctor) {
+      inserted = true;
+      ctor(arena.copy(encoded), static_cast<uint32_t>(entries.size()));
+    });
     if (!inserted) return entries[it->second];
     Entry e;
     e.key = copy_key(key, arena);
-    e.states.reserve(plan.aggs.size());
-    for (const auto* a : plan.aggs) e.states.push_back(a->make_state());
+    e.states = pool ? pool->take(plan) : fresh_states(plan);
     entries.push_back(std::move(e));
     return entries.back();
   }
@@ -108,12 +144,7 @@ class WindowAggregator::Kernel {
   virtual void early(std::vector<FiredWindow>* /*out*/) {}
 
  protected:
-  States make_states() const {
-    States s;
-    s.reserve(plan_.aggs.size());
-    for (const auto* a : plan_.aggs) s.push_back(a->make_state());
-    return s;
-  }
+  States make_states() const { return fresh_states(plan_); }
   // Evaluates the aggregates' arguments for one record into args_.
   void eval_args(const Value* rec, Arena& scratch) {
     for (size_t a = 0; a < plan_.aggs.size(); ++a) {
@@ -196,7 +227,7 @@ class TimeKernel final : public WindowAggregator::Kernel {
       eval_args(rec, scratch);
       const Value& key = key_of(rec);
       encode_key(key, &key_buf_);
-      KeyTable::Entry& entry = pane.find_or_add(key, key_buf_, plan_);
+      KeyTable::Entry& entry = pane.find_or_add(key, key_buf_, plan_, &pool_);
       add_args(entry.states, t);
       if (plan_.every_count > 0 && ++entry.n % plan_.every_count == 0) {
         write_triggered(ps, entry);  // global windows: the pane is the window
@@ -238,6 +269,8 @@ class TimeKernel final : public WindowAggregator::Kernel {
       auto it = panes_.begin();
       if (floor_div(it->first, slide_) * slide_ + size_ + lateness_ > now) break;
       if (last_pane_ == it->second.get()) last_pane_ = nullptr;
+      expected_keys_ = it->second->entries.size();
+      for (auto& e : it->second->entries) pool_.give(std::move(e.states));
       panes_.erase(it);
     }
   }
@@ -284,6 +317,9 @@ class TimeKernel final : public WindowAggregator::Kernel {
     auto [it, inserted] = panes_.try_emplace(ps);
     if (inserted) {
       it->second = std::make_unique<KeyTable>();
+      // Sized like the last dropped pane: no rehashing while the keys arrive.
+      it->second->index.reserve(expected_keys_);
+      it->second->entries.reserve(expected_keys_);
       // The windows of a new pane that have not fired yet.
       for (int64_t s = floor_div(t, slide_) * slide_; s + size_ > t; s -= slide_) {
         if (s + size_ > now) open_starts_.insert(s);
@@ -397,6 +433,8 @@ class TimeKernel final : public WindowAggregator::Kernel {
   FiredWindow triggered_;          // every_count rows written since the last fire()
   KeyTable* last_pane_ = nullptr;
   int64_t last_pane_start_ = 0;
+  StatesPool pool_;
+  size_t expected_keys_ = 0;  // keys of the last pane dropped
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,9 @@
 #include <stdexcept>
 #include <tuple>
 
+#include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
+#include <absl/hash/hash.h>
 
 #include "spate/common/time.h"
 
@@ -99,8 +101,16 @@ struct KeyTable {
     States states;
     int64_t n = 0;  // records (counted only for every_count triggers)
   };
+  // absl's string hash (seeded per process), as for std::string keys. absl::Hash of a
+  // std::string_view would fall back to std::hash, which is unseeded: this absl build has its
+  // own absl::string_view.
+  struct EncodedHash {
+    size_t operator()(std::string_view s) const {
+      return absl::Hash<absl::string_view>{}(absl::string_view(s.data(), s.size()));
+    }
+  };
   // Encoded key -> entry. The encoded bytes live in `arena` (no allocation per key).
-  absl::flat_hash_map<std::string_view, uint32_t> index;
+  absl::flat_hash_map<std::string_view, uint32_t, EncodedHash> index;
   std::vector<Entry> entries;
   Arena arena;  // key strings and encoded keys
   int64_t records = 0;

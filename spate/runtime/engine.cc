@@ -96,6 +96,7 @@ struct Engine::Impl : public ChunkEmitter {
     uint64_t owned = 0;               // records this worker consumed after the exchange
     RecordBatch parsed;
     OutputRows direct_rows;  // direct_output(): this worker's rows, reused
+    std::string batch_out;   // direct_output() in micro-batch mode: rows of the current batch
     Arena eval_arena;
     int64_t max_event_time = kMinTime;
     bool sent_end = false;
@@ -321,7 +322,7 @@ struct Engine::Impl : public ChunkEmitter {
     // Pass-through: records become output rows.
     if (direct_output()) {
       copy_rows(b, w.direct_rows);
-      write_direct(w.direct_rows);
+      write_direct(w, w.direct_rows);
       return;
     }
     auto rows = std::make_unique<OutputRows>();
@@ -348,25 +349,40 @@ struct Engine::Impl : public ChunkEmitter {
     }
   }
 
-  // Per-event pipelines without windows: a worker formats and writes its rows itself, under
-  // out_mu, instead of handing them to the collector. Nothing orders such rows across workers,
-  // and it saves every chunk a hand-off between threads (a wake-up across cores) on its way to
-  // the sink. Micro-batch mode keeps the collector, which writes once per batch.
-  bool direct_output() const { return !spec.window && spec.batch_interval_ms <= 0; }
-  void write_direct(const OutputRows& rows) {
+  // Pipelines without windows: a worker formats and writes its rows itself, under out_mu,
+  // instead of handing them to the collector. Nothing orders such rows across workers, and it
+  // saves every chunk a hand-off between threads (a wake-up across cores) on its way to the
+  // sink. Per-event mode writes each chunk's rows at once; micro-batch mode keeps them in the
+  // worker's batch buffer, written when it holds 1 MiB and flushed at the batch's end (as the
+  // collector does with window results).
+  bool direct_output() const { return !spec.window; }
+  static constexpr size_t kBatchWriteBytes = size_t{1} << 20;
+  void write_direct(Worker& w, const OutputRows& rows) {
     std::lock_guard<std::mutex> lk(out_mu);
     if (!out_status.is_ok()) return;  // the sink failed: the pipeline is stopping with its error
-    out_buf.clear();
-    for (size_t i = 0; i < rows.rows(); ++i) format_row(rows, i, out_buf);
-    if (!out_buf.empty()) {
-      Status st = spec.sink->write(out_buf);
-      if (!st) {
-        out_status = st;
-        engine->request_stop();
-        return;
-      }
-    }
+    const bool batched = spec.batch_interval_ms > 0;
+    std::string& buf = batched ? w.batch_out : out_buf;
+    if (!batched) buf.clear();
+    for (size_t i = 0; i < rows.rows(); ++i) format_row(rows, i, buf);
     direct_records_out += rows.rows();
+    if (!batched || buf.size() >= kBatchWriteBytes) sink_write_locked(buf, false);
+  }
+  // Micro-batch mode, at a batch's end and when the worker finishes: writes and flushes what the
+  // worker holds.
+  void flush_direct(Worker& w) {
+    std::lock_guard<std::mutex> lk(out_mu);
+    if (!out_status.is_ok() || w.batch_out.empty()) return;
+    sink_write_locked(w.batch_out, true);
+  }
+  // REQUIRES: out_mu held. Writes (and clears) buf; a failure stops the pipeline with its error.
+  void sink_write_locked(std::string& buf, bool flush) {
+    Status st = buf.empty() ? Status::ok() : spec.sink->write(buf);
+    buf.clear();
+    if (st && flush) st = spec.sink->flush();
+    if (!st) {
+      out_status = st;
+      engine->request_stop();
+    }
   }
   void format_row(const OutputRows& rows, size_t i, std::string& buf) const {
     if (spec.raw_passthrough) {
@@ -637,6 +653,7 @@ struct Engine::Impl : public ChunkEmitter {
       }
       if (done_reading && all_inputs_done) {
         // Every input ended (its end marker came after all its records): fire everything.
+        if (direct_output()) flush_direct(w);
         fire_and_report(w, kMaxTime, true);
         CollectorMsg m;
         m.kind = CollectorMsg::Kind::kDone;
@@ -644,15 +661,24 @@ struct Engine::Impl : public ChunkEmitter {
         collector.push(std::move(m));
         return;
       }
-      if (batch_ended(w)) fire_and_report(w, wm, false);
+      if (batch_ended(w)) {
+        if (direct_output() && spec.batch_interval_ms > 0) flush_direct(w);
+        fire_and_report(w, wm, false);
+      }
       if (!progressed) {
+        // Micro-batch mode: awake at the batch's end, which may come before kIdleWait.
+        auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(kIdleWait);
+        if (spec.batch_interval_ms > 0) {
+          timeout = std::chrono::milliseconds(
+              std::clamp<int64_t>(w.next_batch_end - wall_clock_ms(), 1, kIdleWait.count()));
+        }
         w.bell.wait([&] {
           if (w.raw->has_items()) return true;
           for (auto* ch : w.in) {
             if (ch && ch->has_items()) return true;
           }
           return source_done.load(std::memory_order_acquire) && !w.sent_end;
-        }, kIdleWait);
+        }, timeout);
       }
     }
   }

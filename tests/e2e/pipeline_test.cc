@@ -125,9 +125,9 @@ TEST_P(KeyedWindows, EveryWindowEqualsTheExactAnswer) {
 
 INSTANTIATE_TEST_SUITE_P(Workers, KeyedWindows, ::testing::Values(1, 2, 4));
 
-// Pipelines without windows: every worker formats and writes its own rows to the sink (per-event
-// mode). Every kept event comes out exactly once, each line whole, with 1 to 4 workers, to a file
-// and to stdout, as JSON and as the raw lines.
+// Pipelines without windows: every worker formats and writes its own rows to the sink. Every
+// kept event comes out exactly once, each line whole, with 1 to 4 workers, in both modes, to a
+// file and to stdout, as JSON and as the raw lines.
 class PassThrough : public ::testing::TestWithParam<int> {};
 
 TEST_P(PassThrough, EveryKeptEventOnceAndWhole) {
@@ -144,18 +144,22 @@ TEST_P(PassThrough, EveryKeptEventOnceAndWhole) {
   }
   ASSERT_GT(want_sel.size(), 10000u);
   const std::string workers = std::to_string(GetParam());
-  for (const std::string& sink : {std::string("{type: stdout, format: json}"),
-                                 "{type: file, path: " + dir.file("out.jsonl") + ", format: json}"}) {
-    SCOPED_TRACE(sink);
-    dir.write("p.yaml", "name: pass\nsource: {type: file, path: " + dir.file("clicks.jsonl") +
-                            ", format: json}\nsteps:\n  - filter: 'type == \"view\"'\n"
-                            "  - select: {page: page, ts: ts}\nsink: " + sink + "\n");
-    RunResult r = run_spate({"run", dir.file("p.yaml"), "--workers", workers});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    std::string out = sink.find("stdout") != std::string::npos ? r.out : read_file(dir.file("out.jsonl"));
-    std::multiset<std::string> got;
-    for (const Row& row : parse_rows(out)) got.insert(row.at("page") + "|" + row.at("ts"));
-    EXPECT_EQ(got, want_sel);
+  for (const std::string mode : {"", "mode: micro_batch\nbatch_interval: 20ms\n"}) {
+    for (const std::string& sink : {std::string("{type: stdout, format: json}"),
+                                   "{type: file, path: " + dir.file("out.jsonl") + ", format: json}"}) {
+      SCOPED_TRACE(mode + sink);
+      dir.write("p.yaml", "name: pass\n" + mode + "source: {type: file, path: " +
+                              dir.file("clicks.jsonl") +
+                              ", format: json}\nsteps:\n  - filter: 'type == \"view\"'\n"
+                              "  - select: {page: page, ts: ts}\nsink: " + sink + "\n");
+      RunResult r = run_spate({"run", dir.file("p.yaml"), "--workers", workers});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      std::string out =
+          sink.find("stdout") != std::string::npos ? r.out : read_file(dir.file("out.jsonl"));
+      std::multiset<std::string> got;
+      for (const Row& row : parse_rows(out)) got.insert(row.at("page") + "|" + row.at("ts"));
+      EXPECT_EQ(got, want_sel);
+    }
   }
   // A filter alone writes the events as they came.
   dir.write("p.yaml", "name: raw\nsource: {type: file, path: " + dir.file("clicks.jsonl") +

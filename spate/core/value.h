@@ -3,6 +3,7 @@
 // arena of the batch that holds the record (or into a longer-lived arena); a Value never owns.
 // Thread-safety: plain value.
 
+#include <bit>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -10,6 +11,8 @@
 namespace spate {
 
 enum class ValueType : uint8_t { kNull = 0, kBool, kInt, kDouble, kString };
+
+static_assert(std::endian::native == std::endian::little, "Value::boolean assumes little-endian");
 
 const char* value_type_name(ValueType t);
 
@@ -39,7 +42,9 @@ struct Value {
     return *this;
   }
   static Value null() { return Value(); }
-  static Value boolean(bool v) { Value x; x.type = ValueType::kBool; x.b = v; return x; }
+  // Written through the widest member (its low byte is the bool, 0 or 1, on the little-endian
+  // targets spate builds for): a copy then loads what was stored (see the copy constructor).
+  static Value boolean(bool v) { Value x; x.type = ValueType::kBool; x.i = v ? 1 : 0; return x; }
   static Value integer(int64_t v) { Value x; x.type = ValueType::kInt; x.i = v; return x; }
   static Value real(double v) { Value x; x.type = ValueType::kDouble; x.d = v; return x; }
   static Value string(std::string_view s) {

@@ -34,15 +34,16 @@ struct ExchangeItem {
 // What workers tell the collector. A kFired message may carry the worker's watermark after the
 // fire (kMinTime: none), so that the message that completes a window also says so.
 struct CollectorMsg {
-  enum class Kind { kRows, kFired, kProgress, kDone };
+  enum class Kind { kFired, kProgress, kDone };
   Kind kind = Kind::kProgress;
   int worker = 0;
   int64_t watermark = kMinTime;
-  std::unique_ptr<OutputRows> rows;
   FiredWindow fired;
 };
 
 // Bounded multi-producer queue to the collector (window results: low rate; a mutex is fine).
+// Fired windows wait while `cap` messages are queued, so a slow sink holds the workers back
+// instead of piling up results; progress and end messages never wait.
 class CollectorQueue {
  public:
   explicit CollectorQueue(size_t cap) : cap_(cap) {}
@@ -51,7 +52,7 @@ class CollectorQueue {
   // which made progress reports a visible share of a worker's time.
   void push(CollectorMsg m, bool wake = true) {
     std::unique_lock<std::mutex> lk(mu_);
-    not_full_.wait(lk, [&] { return q_.size() < cap_ || m.kind != CollectorMsg::Kind::kRows; });
+    not_full_.wait(lk, [&] { return q_.size() < cap_ || m.kind != CollectorMsg::Kind::kFired; });
     q_.push_back(std::move(m));
     if (wake) not_empty_.notify_one();
   }
@@ -319,19 +320,9 @@ struct Engine::Impl : public ChunkEmitter {
       w.window->add(b, w.eval_arena);
       return;
     }
-    // Pass-through: records become output rows.
-    if (direct_output()) {
-      copy_rows(b, w.direct_rows);
-      write_direct(w, w.direct_rows);
-      return;
-    }
-    auto rows = std::make_unique<OutputRows>();
-    copy_rows(b, *rows);
-    CollectorMsg m;
-    m.kind = CollectorMsg::Kind::kRows;
-    m.worker = w.id;
-    m.rows = std::move(rows);
-    collector.push(std::move(m));
+    // Pass-through: records become output rows, written by this worker (direct_output()).
+    copy_rows(b, w.direct_rows);
+    write_direct(w, w.direct_rows);
   }
 
   // Pass-through records as output rows (strings copied into the rows' arena).
@@ -966,10 +957,6 @@ struct Engine::Impl : public ChunkEmitter {
         continue;
       }
       switch (m.kind) {
-        case CollectorMsg::Kind::kRows:
-          for (size_t i = 0; i < m.rows->rows(); ++i) format_row(*m.rows, i, buf);
-          engine->stats_.records_out += m.rows->rows();
-          break;
         case CollectorMsg::Kind::kFired: {
           // Taken before the window is absorbed; windows are emitted only after this switch.
           if (m.watermark != kMinTime) wm[m.worker] = m.watermark;

@@ -78,7 +78,7 @@ struct EngineSpec {
   std::atomic<bool>* stop_flag = nullptr;      // external stop request (signals)
   size_t chunk_credits = 4;      // raw chunks in flight per worker
   size_t exchange_credits = 16;  // batches in flight per worker pair
-  size_t collector_capacity = 64;
+  size_t collector_capacity = 64;  // fired-window messages queued for the collector
 };
 
 struct EngineStats {

@@ -321,22 +321,20 @@ struct Engine::Impl : public ChunkEmitter {
       return;
     }
     // Pass-through: records become output rows, written by this worker (direct_output()).
-    copy_rows(b, w.direct_rows);
+    view_rows(b, w.direct_rows);
     write_direct(w, w.direct_rows);
   }
 
-  // Pass-through records as output rows (strings copied into the rows' arena).
-  void copy_rows(const RecordBatch& b, OutputRows& rows) const {
+  // Pass-through records as output rows. Their strings stay in b's arena: the rows are
+  // formatted before this worker reuses b.
+  void view_rows(const RecordBatch& b, OutputRows& rows) const {
     rows.reset(spec.record_names);
     rows.reserve(b.size());
     const size_t cols = std::min<size_t>(rows.columns(), b.slots());
     for (uint32_t i = 0; i < b.size(); ++i) {
       OutField* row = rows.add_row();
       const Value* rec = b.record(i);
-      for (size_t c = 0; c < cols; ++c) {
-        row[c].value = rec[c];
-        if (rec[c].is_string()) row[c].value.str = rows.arena().copy(rec[c].sv()).data();
-      }
+      for (size_t c = 0; c < cols; ++c) row[c].value = rec[c];
     }
   }
 

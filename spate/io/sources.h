@@ -26,6 +26,9 @@ struct SourceOptions {
   int max_connections = 1024;
   size_t chunk_bytes = 256 * 1024;
   int follow_poll_ms = 100;
+  // Micro-batch mode (> 0): the tcp and stdin sources hold whole lines and hand them on once per
+  // batch interval (or when chunk_bytes are held), in a few large chunks.
+  int64_t batch_interval_ms = 0;
 };
 
 // Creates the source; fails (with a message naming the path or address) when it cannot be opened.

@@ -1,13 +1,21 @@
 #include "spate/io/sources.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -52,6 +60,112 @@ std::string all(const Collect& c) {
   std::string s;
   for (const auto& [pos, bytes] : c.got) s += bytes;
   return s;
+}
+
+// Chunks from a source running in another thread, per stream (TCP connection).
+class SharedCollect final : public ChunkEmitter {
+ public:
+  RawChunk* acquire() override {
+    std::lock_guard<std::mutex> lk(mu_);
+    chunks_.push_back(std::make_unique<RawChunk>());
+    return chunks_.back().get();
+  }
+  void emit(RawChunk* c) override {
+    std::lock_guard<std::mutex> lk(mu_);
+    std::string& s = text[c->stream->remote_port];
+    EXPECT_EQ(c->position, s.size()) << "chunks of a connection are contiguous, in order";
+    s.append(c->data.data(), c->size);
+    ++chunks;
+    bytes += c->size;
+  }
+  void dead_letter(DeadReason, const StreamInfo&, uint64_t, std::string_view, std::string_view) override {}
+  bool stopping() const override { return stop.load(); }
+  size_t total() {
+    std::lock_guard<std::mutex> lk(mu_);
+    return bytes;
+  }
+
+  std::atomic<bool> stop{false};
+  std::mutex mu_;
+  std::map<int, std::string> text;  // by the client's port
+  size_t chunks = 0, bytes = 0;
+
+ private:
+  std::vector<std::unique_ptr<RawChunk>> chunks_;
+};
+
+int connect_to(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+int local_port(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+// Micro-batch mode: the TCP source holds each connection's lines and hands them on in large
+// chunks, once per batch or per chunk_bytes. Nothing is lost, split or reordered, a line cut
+// between two writes is whole, and a connection that stays open gets its lines at the next cut.
+TEST(TcpSource, MicroBatchHoldsLinesAndHandsThemOnWhole) {
+  SourceOptions o;
+  o.type = "tcp";
+  o.listen = "127.0.0.1:0";
+  o.batch_interval_ms = 20;
+  o.chunk_bytes = 4096;
+  auto src = make_source(o);
+  ASSERT_TRUE(src) << src.status().message();
+  const std::string d = (*src)->describe();  // "tcp 127.0.0.1:PORT"
+  const int port = std::atoi(d.c_str() + d.rfind(':') + 1);
+  SharedCollect got;
+  Status run_status;
+  std::thread t([&] { run_status = (*src)->run(got); });
+
+  // Three clients, 3000 lines each, written a few bytes at a time so lines straddle writes.
+  std::map<int, std::string> sent;
+  std::vector<int> fds;
+  for (int c = 0; c < 3; ++c) {
+    int fd = connect_to(port);
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+    std::string& s = sent[local_port(fd)];
+    for (int i = 0; i < 3000; ++i) s += fmt::format("{{\"client\":{},\"seq\":{}}}\n", c, i);
+  }
+  size_t writes = 0;
+  for (size_t at = 0; at < sent.begin()->second.size() * 2; at += 37) {
+    for (int fd : fds) {
+      const std::string& s = sent[local_port(fd)];
+      if (at >= s.size()) continue;
+      size_t n = std::min<size_t>(37, s.size() - at);
+      ASSERT_EQ(::write(fd, s.data() + at, n), static_cast<ssize_t>(n));
+      ++writes;
+    }
+  }
+  // The last client stays open: its lines must arrive at a batch cut, not at its close.
+  for (size_t k = 0; k + 1 < fds.size(); ++k) ::close(fds[k]);
+  size_t want = 0;
+  for (const auto& [p, s] : sent) want += s.size();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (got.total() < want && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(got.total(), want);
+  got.stop = true;
+  t.join();
+  ::close(fds.back());
+  EXPECT_TRUE(run_status.is_ok());
+  EXPECT_EQ(got.text, sent);
+  // Held, not one chunk per read: about chunk_bytes per chunk (plus a partial one per cut).
+  EXPECT_LT(got.chunks, writes / 10) << writes << " writes";
 }
 
 TEST(FileSource, PositionAndSeekResumeAtTheSameEvent) {

@@ -102,6 +102,7 @@ struct Engine::Impl : public ChunkEmitter {
     int64_t max_event_time = kMinTime;
     bool sent_end = false;
     int64_t reported_wm = kMinTime;
+    std::vector<int64_t> later_end;  // fire_and_report's scratch
     int64_t next_batch_end = kMinTime;  // micro-batch mode: the current batch's end (wall clock)
     int64_t next_early = kMinTime;      // early results / global window trigger (wall clock)
     uint64_t records = 0;
@@ -570,6 +571,21 @@ struct Engine::Impl : public ChunkEmitter {
         }
       }
       w.window->fire(wm, &fired);
+      // Time windows close in order of their end, so after each closed window the worker can
+      // tell the collector how far it is complete: up to just before the next window it still
+      // has to send in this round. The collector then writes each window once every worker has
+      // sent it, and holds no more than the fired windows its queue bounds (with the watermark
+      // only on the last message, a round of many windows piled up there while the sink was
+      // stalled). Updates and provisional results are not closes and do not count.
+      const bool ordered = spec.window->kind == WindowPlan::Kind::kTumbling ||
+                           spec.window->kind == WindowPlan::Kind::kSliding ||
+                           spec.window->kind == WindowPlan::Kind::kSession;
+      std::vector<int64_t>& later = w.later_end;  // later[k]: least end of a close after k
+      later.assign(fired.size() + 1, kMaxTime);
+      for (size_t k = fired.size(); k-- > 0;) {
+        const bool close = !fired[k].update && !fired[k].provisional;
+        later[k] = close ? std::min(later[k + 1], fired[k].end) : later[k + 1];
+      }
       for (size_t k = 0; k < fired.size(); ++k) {
         FiredWindow& f = fired[k];
         // With several workers, keyed rows leave sorted by key (in parallel), so the collector
@@ -584,6 +600,12 @@ struct Engine::Impl : public ChunkEmitter {
           // The last fired window carries the watermark: the collector learns both at once.
           m.watermark = wm;
           w.reported_wm = wm;
+        } else if (ordered && later[k + 1] != kMaxTime) {
+          const int64_t mark = std::min(wm, later[k + 1] - 1);
+          if (mark > w.reported_wm) {
+            m.watermark = mark;
+            w.reported_wm = mark;
+          }
         }
         collector.push(std::move(m));
       }

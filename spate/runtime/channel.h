@@ -130,6 +130,8 @@ class CreditChannel {
   // Consumer.
   bool receive(T** item) { return full_.pop(item); }
   bool has_items() const { return !full_.empty(); }
+  // Consumer: items sent and not yet received (at least those sent before this call).
+  size_t queued() const { return full_.size_approx(); }
   // Consumer: gives a processed item back to the producer. A producer blocked on credits is
   // woken when half of them are back, or when this consumer has nothing left (the producer may
   // be holding the others), not for every item: a wake-up across cores is expensive (an IPI on

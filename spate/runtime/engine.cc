@@ -383,14 +383,19 @@ struct Engine::Impl : public ChunkEmitter {
     }
   }
 
-  // Processes everything waiting on w's exchange inputs. Returns true if anything was done.
+  // Processes what waits on w's exchange inputs: the items queued when it looks, not those sent
+  // meanwhile. Returns true if anything was done. Bounded on purpose: a worker that drained
+  // until its inputs were empty could be kept at it for as long as a faster peer kept sending,
+  // never getting back to its own chunks; its watermark then held every window open while the
+  // peer read on and the open windows piled up (the whole input, with a stalled sink).
+  // Everything sent before a watermark snapshot is queued by the time this runs after it.
   bool drain_inputs(Worker& w) {
     bool any = false;
     for (int i = 0; i < n; ++i) {
       CreditChannel<ExchangeItem>* ch = w.in[i];
       if (!ch) continue;
       ExchangeItem* item;
-      while (ch->receive(&item)) {
+      for (size_t budget = ch->queued(); budget > 0 && ch->receive(&item); --budget) {
         any = true;
         switch (item->kind) {
           case ExchangeItem::Kind::kData: consume(w, item->batch); break;

@@ -34,5 +34,10 @@ bool epoch_number_to_ms(double v, int64_t* ms);
 
 int64_t wall_clock_ms();      // system clock
 int64_t monotonic_ns();       // steady clock
+// Micro-batch boundaries: the first multiple of interval_ms after now_ms. Every thread that cuts
+// batches (sources, workers, the collector) uses it, so they cut at the same instants.
+inline int64_t next_batch_boundary(int64_t now_ms, int64_t interval_ms) {
+  return (now_ms / interval_ms + 1) * interval_ms;
+}
 
 }  // namespace spate

@@ -222,7 +222,7 @@ class BatchClock {
   // True once per batch, at its cut.
   bool due(int64_t now_ms) {
     if (!enabled() || now_ms < next_) return false;
-    next_ = ((now_ms + lead_) / interval_ + 1) * interval_ - lead_;
+    next_ = next_batch_boundary(now_ms + lead_, interval_) - lead_;
     return true;
   }
   // How long a poll may wait before the next cut (at most cap_ms).

@@ -587,7 +587,7 @@ struct Engine::Impl : public ChunkEmitter {
                            spec.window->kind == WindowPlan::Kind::kSession;
       std::vector<int64_t>& later = w.later_end;  // later[k]: least end of a close after k
       later.assign(fired.size() + 1, kMaxTime);
-      for (size_t k = fired.size(); k-- > 0;) {
+      for (size_t k = ordered ? fired.size() : 0; k-- > 0;) {
         const bool close = !fired[k].update && !fired[k].provisional;
         later[k] = close ? std::min(later[k + 1], fired[k].end) : later[k + 1];
       }
@@ -635,7 +635,7 @@ struct Engine::Impl : public ChunkEmitter {
     if (spec.batch_interval_ms <= 0) return true;
     const int64_t now = wall_clock_ms();
     if (now < w.next_batch_end) return false;
-    w.next_batch_end = (now / spec.batch_interval_ms + 1) * spec.batch_interval_ms;
+    w.next_batch_end = next_batch_boundary(now, spec.batch_interval_ms);
     return true;
   }
 
@@ -977,7 +977,7 @@ struct Engine::Impl : public ChunkEmitter {
         if (spec.batch_interval_ms > 0 && !buf.empty() && sink_status.is_ok() &&
             wall_clock_ms() >= next_flush) {
           sink_status = write_out(buf, true);
-          next_flush = (wall_clock_ms() / spec.batch_interval_ms + 1) * spec.batch_interval_ms;
+          next_flush = next_batch_boundary(wall_clock_ms(), spec.batch_interval_ms);
         }
         continue;
       }
@@ -1032,7 +1032,7 @@ struct Engine::Impl : public ChunkEmitter {
       }
       if (spec.batch_interval_ms > 0 && sink_status.is_ok() && wall_clock_ms() >= next_flush) {
         sink_status = write_out(buf, true);
-        next_flush = (wall_clock_ms() / spec.batch_interval_ms + 1) * spec.batch_interval_ms;
+        next_flush = next_batch_boundary(wall_clock_ms(), spec.batch_interval_ms);
       }
       if (!sink_status.is_ok()) {
         engine->request_stop();

@@ -655,7 +655,8 @@ struct PlanRunner {
     so.max_event_bytes = static_cast<size_t>(s.source.max_event_bytes);
     so.max_connections = s.source.max_connections;
     so.batch_interval_ms = s.micro_batch ? s.batch_interval_ms : 0;
-    auto src = make_source(so);
+    Result<std::unique_ptr<Source>> src =
+        o.source ? Result<std::unique_ptr<Source>>(o.source()) : make_source(so);
     if (!src) return src.status();
 
     SinkOptions sk;

@@ -9,6 +9,7 @@
 // Thread-safety: a Plan is immutable after compile() and shared by every worker.
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,6 +62,9 @@ struct RunOptions {
   int workers = 0;                       // overrides spec.workers when > 0
   std::atomic<bool>* stop = nullptr;     // set to stop (SIGINT/SIGTERM)
   bool quiet = false;                    // no summary on stderr
+  // Replaces the pipeline's source (its `source:` format and time settings still apply): events
+  // produced by the program itself, through the C++ API.
+  std::function<std::unique_ptr<Source>()> source;
 };
 
 struct RunReport {

@@ -86,6 +86,7 @@ struct EngineStats {
   uint64_t records_out = 0;     // rows written to the sink
   uint64_t windows_fired = 0;
   uint64_t late = 0;
+  uint64_t chunks_chained = 0;  // chunks the source thread processed itself (see Engine::Impl)
   std::vector<uint64_t> per_worker_records;  // records parsed per worker (totals only)
   std::vector<uint64_t> per_worker_owned;    // records processed after the exchange, per worker
   double seconds = 0;

@@ -12,6 +12,7 @@
 
 #include "spate/common/time.h"
 #include "spate/runtime/channel.h"
+#include "spate/runtime/collector_queue.h"
 #include "spate/runtime/input_rate.h"
 #include "spate/runtime/router.h"
 
@@ -29,52 +30,6 @@ struct ExchangeItem {
   enum class Kind { kData, kBarrier, kEnd };
   Kind kind = Kind::kData;
   RecordBatch batch;
-};
-
-// What workers tell the collector. A kFired message may carry the worker's watermark after the
-// fire (kMinTime: none), so that the message that completes a window also says so.
-struct CollectorMsg {
-  enum class Kind { kFired, kProgress, kDone };
-  Kind kind = Kind::kProgress;
-  int worker = 0;
-  int64_t watermark = kMinTime;
-  FiredWindow fired;
-};
-
-// Bounded multi-producer queue to the collector (window results: low rate; a mutex is fine).
-// Fired windows wait while `cap` messages are queued, so a slow sink holds the workers back
-// instead of piling up results; progress and end messages never wait.
-class CollectorQueue {
- public:
-  explicit CollectorQueue(size_t cap) : cap_(cap) {}
-  // wake = false: leave a sleeping collector asleep (it takes the message at its next wake-up).
-  // Waking a thread on another core costs tens of microseconds on virtual machines (an IPI),
-  // which made progress reports a visible share of a worker's time.
-  void push(CollectorMsg m, bool wake = true) {
-    std::unique_lock<std::mutex> lk(mu_);
-    not_full_.wait(lk, [&] { return q_.size() < cap_ || m.kind != CollectorMsg::Kind::kFired; });
-    q_.push_back(std::move(m));
-    if (wake) not_empty_.notify_one();
-  }
-  bool empty() {
-    std::lock_guard<std::mutex> lk(mu_);
-    return q_.empty();
-  }
-  // Waits up to timeout for a message.
-  bool pop(CollectorMsg* m, std::chrono::milliseconds timeout) {
-    std::unique_lock<std::mutex> lk(mu_);
-    if (!not_empty_.wait_for(lk, timeout, [&] { return !q_.empty(); })) return false;
-    *m = std::move(q_.front());
-    q_.pop_front();
-    not_full_.notify_all();
-    return true;
-  }
-
- private:
-  size_t cap_;
-  std::mutex mu_;
-  std::condition_variable not_full_, not_empty_;
-  std::deque<CollectorMsg> q_;
 };
 
 }  // namespace
@@ -161,7 +116,7 @@ struct Engine::Impl : public ChunkEmitter {
   uint64_t chunks_chained = 0;      // source thread
 
   Impl(Engine* e, EngineSpec& s)
-      : engine(e), spec(s), n(std::max(1, s.workers)), collector(s.collector_capacity) {
+      : engine(e), spec(s), n(std::max(1, s.workers)), collector(s.collector_capacity, s.collector_rows) {
     for (int i = 0; i < n; ++i) pub.push_back(std::make_unique<Published>());
     if (spec.event_time) inputs = std::make_unique<InputClock[]>(kMaxInputs);
     for (int i = 0; i < n; ++i) {

@@ -79,6 +79,9 @@ struct EngineSpec {
   size_t chunk_credits = 4;      // raw chunks in flight per worker
   size_t exchange_credits = 16;  // batches in flight per worker pair
   size_t collector_capacity = 64;  // fired-window messages queued for the collector
+  // Rows (and per-key partial states) of fired windows queued for the collector; a window with
+  // more still passes when nothing else is queued.
+  size_t collector_rows = size_t{1} << 16;
 };
 
 struct EngineStats {

@@ -18,8 +18,10 @@ CollectorMsg fired(size_t rows, size_t keyed = 0) {
   CollectorMsg m;
   m.kind = CollectorMsg::Kind::kFired;
   m.fired.rows = std::make_unique<OutputRows>();
-  m.fired.rows->reset(std::make_shared<const std::vector<std::string>>(std::vector<std::string>{"k", "n"}));
-  for (size_t i = 0; i < rows; ++i) m.fired.rows->add_row()[1].value = Value::integer(static_cast<int64_t>(i));
+  m.fired.rows->reset(
+      std::make_shared<const std::vector<std::string>>(std::vector<std::string>{"k", "n"}));
+  for (size_t i = 0; i < rows; ++i)
+    m.fired.rows->add_row()[1].value = Value::integer(static_cast<int64_t>(i));
   m.fired.keyed.resize(keyed);
   return m;
 }

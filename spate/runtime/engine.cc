@@ -14,6 +14,7 @@
 #include "spate/runtime/channel.h"
 #include "spate/runtime/collector_queue.h"
 #include "spate/runtime/input_rate.h"
+#include "spate/runtime/key_order.h"
 #include "spate/runtime/router.h"
 
 namespace spate {
@@ -529,20 +530,10 @@ struct Engine::Impl : public ChunkEmitter {
     }
   }
 
-  static bool key_less(const Value& x, const Value& y) {
-    bool ok;
-    int c = compare_values(x, y, &ok);
-    if (ok) return c < 0;
-    return static_cast<int>(x.type) < static_cast<int>(y.type);
-  }
   // Keyed result rows (key in column 0) in key order; rows of one key keep their order.
   static void sort_by_key(OutputRows& rows) {
-    auto less = [&](uint32_t a, uint32_t b) { return key_less(rows.row(a)[0].value, rows.row(b)[0].value); };
-    std::vector<uint32_t> order(rows.rows());
-    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-    if (std::is_sorted(order.begin(), order.end(), less)) return;
-    std::stable_sort(order.begin(), order.end(), less);
-    rows.permute(order);
+    std::vector<uint32_t> order;
+    if (key_order(rows, &order)) rows.permute(order);
   }
 
   void fire_and_report(Worker& w, int64_t wm, bool force_report) {
@@ -800,12 +791,11 @@ struct Engine::Impl : public ChunkEmitter {
       auto less = [](const auto& a, const auto& b) {
         return key_less(a.first->row(a.second)[0].value, b.first->row(b.second)[0].value);
       };
+      std::vector<uint32_t> run;
       for (auto& r : pw.rows) {
         const auto mid = static_cast<std::ptrdiff_t>(order.size());
-        for (size_t i = 0; i < r->rows(); ++i) order.emplace_back(r.get(), i);
-        if (!std::is_sorted(order.begin() + mid, order.end(), less)) {
-          std::stable_sort(order.begin() + mid, order.end(), less);
-        }
+        key_order(*r, &run);
+        for (uint32_t i : run) order.emplace_back(r.get(), i);
         std::inplace_merge(order.begin(), order.begin() + mid, order.end(), less);
       }
       for (auto& [rows, i] : order) spec.formatter->format_row(*rows, i, buf);

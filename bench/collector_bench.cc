@@ -1,0 +1,75 @@
+// Ordering a window's keyed result rows by key (what a worker does before sending its rows when
+// there are several workers, and the collector with one): key_order against the plain stable
+// sort through key_less it replaced, on page-like keys in arrival order.
+//   build/release/bench/collector_bench
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "spate/runtime/key_order.h"
+
+namespace spate {
+namespace {
+
+// Keys shaped like `spate gen clicks` pages ("/product/garden/guide-1973", "/blog/...").
+std::unique_ptr<OutputRows> page_rows(size_t n, uint64_t seed) {
+  static const char* kCats[] = {"garden", "office", "sports", "health", "toys", "pets", "beauty"};
+  static const char* kWords[] = {"guide", "review", "tips", "new", "choose", "ideas", "winter"};
+  std::mt19937_64 rng(seed);
+  auto out = std::make_unique<OutputRows>();
+  OutputRows& rows = *out;
+  rows.reset(std::make_shared<const std::vector<std::string>>(
+      std::vector<std::string>{"page", "window_start", "window_end", "views"}));
+  for (size_t i = 0; i < n; ++i) {
+    std::string k = rng() % 5 == 0 ? "/blog/" : std::string("/product/") + kCats[rng() % 7] + "/";
+    k += kWords[rng() % 7];
+    k += '-';
+    k += std::to_string(rng() % 10000);
+    OutField* r = rows.add_row();
+    r[0].value = Value::string(rows.arena().copy(k));
+    r[3].value = Value::integer(static_cast<int64_t>(i));
+  }
+  return out;
+}
+
+void BM_KeyOrder(benchmark::State& state) {
+  const auto rows_p = page_rows(static_cast<size_t>(state.range(0)), 1);
+  const OutputRows& rows = *rows_p;
+  std::vector<uint32_t> order;
+  for (auto _ : state) {
+    key_order(rows, &order);
+    benchmark::DoNotOptimize(order.data());
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+void BM_StableSortKeyLess(benchmark::State& state) {
+  const auto rows_p = page_rows(static_cast<size_t>(state.range(0)), 1);
+  const OutputRows& rows = *rows_p;
+  std::vector<uint32_t> order(rows.rows());
+  auto less = [&](uint32_t a, uint32_t b) {
+    return key_less(rows.row(a)[0].value, rows.row(b)[0].value);
+  };
+  for (auto _ : state) {
+    std::iota(order.begin(), order.end(), uint32_t{0});
+    if (!std::is_sorted(order.begin(), order.end(), less)) {
+      std::stable_sort(order.begin(), order.end(), less);
+    }
+    benchmark::DoNotOptimize(order.data());
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+BENCHMARK(BM_KeyOrder)->Arg(1000)->Arg(2000)->Arg(100000);
+BENCHMARK(BM_StableSortKeyLess)->Arg(1000)->Arg(2000)->Arg(100000);
+
+}  // namespace
+}  // namespace spate
+
+BENCHMARK_MAIN();

@@ -11,15 +11,12 @@
 #include <array>
 #include <cstdint>
 
+#include "spate/hash/mix.h"
+
 namespace spate {
 
 // Advances *state and returns the next SplitMix64 output.
-inline uint64_t splitmix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+inline uint64_t splitmix64(uint64_t* state) { return mix64(*state += kGoldenGamma); }
 
 class Xoshiro256 {
  public:

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "spate/hash/mix.h"
 #include "spate/runtime/router.h"
 
 namespace spate {
@@ -21,12 +22,7 @@ inline uint32_t reduce32(uint64_t x32, uint64_t n) { return static_cast<uint32_t
 // Candidate i >= 1 of a hot key: the splitmix64 finalizer (Steele, Lea & Flood 2014) of h + i
 // times the golden ratio, reduced. h is a PRF output, so the candidates are pseudorandom to
 // anyone without the seed; the finalizer is a bijection, so distinct i give unrelated words.
-inline uint64_t mix(uint64_t h, uint64_t i) {
-  uint64_t z = h + i * 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+inline uint64_t mix(uint64_t h, uint64_t i) { return mix64(h + i * kGoldenGamma); }
 
 }  // namespace
 

@@ -682,10 +682,26 @@ struct Engine::Impl : public ChunkEmitter {
     std::vector<std::unique_ptr<AggState>> partials;   // global: merged partial states
     bool has_partials = false;
     // merge_keys: per-key states merged over workers (partial key grouping, hot keys).
-    absl::flat_hash_map<std::string, size_t> key_index;
+    KeyMap<size_t> key_index;  // encodings in key_arena
     std::vector<KeyedPartial> keyed;
     Arena key_arena;
+    std::string enc;  // scratch
   };
+
+  // The index of kp's key in pw.keyed; a new key gets an entry with no states (*added = true).
+  static size_t key_entry(PendingWindow& pw, const KeyedPartial& kp, bool* added) {
+    encode_key(kp.key, &pw.enc);
+    *added = false;
+    auto it = pw.key_index.lazy_emplace(KeyRef{pw.enc, kp.hash}, [&](const auto& ctor) {
+      *added = true;
+      KeyedPartial own;
+      own.key = kp.key.is_string() ? Value::string(pw.key_arena.copy(kp.key.sv())) : kp.key;
+      own.hash = kp.hash;
+      pw.keyed.push_back(std::move(own));
+      ctor(KeyRef{pw.key_arena.copy(pw.enc), kp.hash}, pw.keyed.size() - 1);
+    });
+    return it->second;
+  }
 
   Status write_out(std::string& buf, bool flush) {
     if (!buf.empty()) {
@@ -722,21 +738,16 @@ struct Engine::Impl : public ChunkEmitter {
         for (size_t a = 0; a < pw.partials.size(); ++a) pw.partials[a]->merge(*f.partials[a]);
       }
     }
-    std::string enc;
     for (KeyedPartial& kp : f.keyed) {
-      enc.clear();
-      encode_key(kp.key, &enc);
-      auto [it, inserted] = pw.key_index.try_emplace(enc, pw.keyed.size());
-      if (inserted) {
-        KeyedPartial own;
-        own.key = kp.key.is_string() ? Value::string(pw.key_arena.copy(kp.key.sv())) : kp.key;
-        own.states = std::move(kp.states);
-        pw.keyed.push_back(std::move(own));
+      bool added;
+      const size_t k = key_entry(pw, kp, &added);
+      auto& states = pw.keyed[k].states;
+      if (added) {
+        states = std::move(kp.states);
       } else {
-        auto& states = pw.keyed[it->second].states;
         for (size_t a = 0; a < states.size(); ++a) states[a]->merge(*kp.states[a]);
       }
-      touched.push_back(it->second);
+      touched.push_back(k);
     }
     return touched;
   }
@@ -868,18 +879,10 @@ struct Engine::Impl : public ChunkEmitter {
       }
       for (size_t a = 0; a < pw.partials.size(); ++a) pw.partials[a]->merge(*f.partials[a]);
     }
-    std::string enc;
     for (const KeyedPartial& kp : f.keyed) {
-      enc.clear();
-      encode_key(kp.key, &enc);
-      auto [it, inserted] = pw.key_index.try_emplace(enc, pw.keyed.size());
-      if (inserted) {
-        KeyedPartial own;
-        own.key = kp.key.is_string() ? Value::string(pw.key_arena.copy(kp.key.sv())) : kp.key;
-        own.states = fresh();
-        pw.keyed.push_back(std::move(own));
-      }
-      auto& states = pw.keyed[it->second].states;
+      bool added;
+      auto& states = pw.keyed[key_entry(pw, kp, &added)].states;
+      if (added) states = fresh();
       for (size_t a = 0; a < states.size(); ++a) states[a]->merge(*kp.states[a]);
     }
   }

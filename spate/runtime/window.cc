@@ -100,37 +100,33 @@ struct KeyTable {
     Value key;
     States states;
     int64_t n = 0;  // records (counted only for every_count triggers)
+    KeyRef ref;     // encoding (in `arena`) and routing hash
   };
-  // absl's string hash (seeded per process), as for std::string keys. absl::Hash of a
-  // std::string_view would fall back to std::hash, which is unseeded: this absl build has its
-  // own absl::string_view.
-  struct EncodedHash {
-    size_t operator()(std::string_view s) const {
-      return absl::Hash<absl::string_view>{}(absl::string_view(s.data(), s.size()));
-    }
-  };
-  // Encoded key -> entry. The encoded bytes live in `arena` (no allocation per key).
-  absl::flat_hash_map<std::string_view, uint32_t, EncodedHash> index;
+  // Key -> index into entries. The encoded bytes live in `arena` (no allocation per key).
+  KeyMap<uint32_t> index;
   std::vector<Entry> entries;
   Arena arena;  // key strings and encoded keys
   int64_t records = 0;
   bool changed = false;  // received records since the last early() (provisional results)
 
-  Entry* find(std::string_view encoded) {
-    auto it = index.find(encoded);
+  Entry* find(const KeyRef& k) {
+    auto it = index.find(k);
     return it == index.end() ? nullptr : &entries[it->second];
   }
-  Entry& find_or_add(const Value& key, std::string_view encoded, const WindowPlan& plan,
+  Entry& find_or_add(const Value& key, const KeyRef& k, const WindowPlan& plan,
                      StatesPool* pool = nullptr) {
     bool inserted = false;
-    auto it = index.lazy_emplace(encoded, [&](const auto& ctor) {
+    KeyRef own;
+    auto it = index.lazy_emplace(k, [&](const auto& ctor) {
       inserted = true;
-      ctor(arena.copy(encoded), static_cast<uint32_t>(entries.size()));
+      own = KeyRef{arena.copy(k.enc), k.hash};
+      ctor(own, static_cast<uint32_t>(entries.size()));
     });
     if (!inserted) return entries[it->second];
     Entry e;
     e.key = copy_key(key, arena);
     e.states = pool ? pool->take(plan) : fresh_states(plan);
+    e.ref = own;
     entries.push_back(std::move(e));
     return entries.back();
   }
@@ -171,6 +167,12 @@ class WindowAggregator::Kernel {
   const Value& key_of(const Value* rec) const {
     static const Value kNullKey;
     return plan_.keyed ? rec[plan_.key_slot] : kNullKey;
+  }
+  // Record i's key as the tables look it up (encoded into key_buf_). REQUIRES: records of a
+  // keyed plan carry the routing hash of their key (KeyByOp sets it); unkeyed plans ignore it.
+  KeyRef key_ref(const RecordBatch& batch, uint32_t i, const Value& key) {
+    encode_key(key, &key_buf_);
+    return KeyRef{key_buf_, plan_.keyed ? batch.meta(i).key_hash : 0};
   }
   std::unique_ptr<OutputRows> new_rows() const {
     auto rows = std::make_unique<OutputRows>();
@@ -236,8 +238,8 @@ class TimeKernel final : public WindowAggregator::Kernel {
       pane.changed = true;
       eval_args(rec, scratch);
       const Value& key = key_of(rec);
-      encode_key(key, &key_buf_);
-      KeyTable::Entry& entry = pane.find_or_add(key, key_buf_, plan_, &pool_);
+      const KeyRef ref = key_ref(batch, i, key);
+      KeyTable::Entry& entry = pane.find_or_add(key, ref, plan_, &pool_);
       add_args(entry.states, t);
       if (plan_.every_count > 0 && ++entry.n % plan_.every_count == 0) {
         write_triggered(ps, entry);  // global windows: the pane is the window
@@ -256,7 +258,7 @@ class TimeKernel final : public WindowAggregator::Kernel {
         auto& d = delta_[ps];
         if (!d) d = std::make_unique<KeyTable>();
         d->records++;
-        add_args(d->find_or_add(key, key_buf_, plan_).states, t);
+        add_args(d->find_or_add(key, ref, plan_).states, t);
       }
     }
   }
@@ -299,7 +301,7 @@ class TimeKernel final : public WindowAggregator::Kernel {
       fw.end = s + size_;
       fw.provisional = true;
       KeyTable merged;  // fresh states: the worker's own keep accumulating
-      merge_range(panes_, s, s + size_, plan_, &merged, &key_buf_);
+      merge_range(panes_, s, s + size_, plan_, &merged);
       fill(fw, merged, false, true);
       out->push_back(std::move(fw));
     }
@@ -342,13 +344,11 @@ class TimeKernel final : public WindowAggregator::Kernel {
 
   // Merges per key the tables of panes [s, s + size) of `from`.
   static void merge_range(std::map<int64_t, std::unique_ptr<KeyTable>>& from, int64_t s,
-                          int64_t end, const WindowPlan& plan, KeyTable* into,
-                          std::string* buf) {
+                          int64_t end, const WindowPlan& plan, KeyTable* into) {
     for (auto it = from.lower_bound(s); it != from.end() && it->first < end; ++it) {
       into->records += it->second->records;
       for (const auto& e : it->second->entries) {
-        encode_key(e.key, buf);
-        auto& m = into->find_or_add(e.key, *buf, plan);
+        auto& m = into->find_or_add(e.key, e.ref, plan);
         for (size_t a = 0; a < m.states.size(); ++a) m.states[a]->merge(*e.states[a]);
       }
     }
@@ -374,6 +374,7 @@ class TimeKernel final : public WindowAggregator::Kernel {
       for (auto& e : t.entries) {
         KeyedPartial kp;
         kp.key = copy_key(e.key, *fw.key_arena);
+        kp.hash = e.ref.hash;
         if (movable) {
           kp.states = std::move(e.states);
         } else {
@@ -404,7 +405,7 @@ class TimeKernel final : public WindowAggregator::Kernel {
       return fw;
     }
     KeyTable merged;
-    merge_range(panes_, s, s + size_, plan_, &merged, &key_buf_);
+    merge_range(panes_, s, s + size_, plan_, &merged);
     fill(fw, merged, false, true);
     return fw;
   }
@@ -414,7 +415,7 @@ class TimeKernel final : public WindowAggregator::Kernel {
     fw.start = s;
     fw.end = s + size_;
     KeyTable delta;
-    merge_range(delta_, s, s + size_, plan_, &delta, &key_buf_);
+    merge_range(delta_, s, s + size_, plan_, &delta);
     if (!plan_.keyed || plan_.merge_keys) {
       fill(fw, delta, true, true);
       return fw;
@@ -425,10 +426,9 @@ class TimeKernel final : public WindowAggregator::Kernel {
     fw.rows = new_rows();
     Value ws = time_value(*fw.rows, fw.start), we = time_value(*fw.rows, fw.end);
     for (const auto& d : delta.entries) {
-      encode_key(d.key, &key_buf_);
       States st = make_states();
       for (auto it = panes_.lower_bound(s); it != panes_.end() && it->first < s + size_; ++it) {
-        if (const KeyTable::Entry* e = it->second->find(key_buf_)) merge_into(st, e->states);
+        if (const KeyTable::Entry* e = it->second->find(d.ref)) merge_into(st, e->states);
       }
       write_row(*fw.rows, d.key, ws, we, st, true);
     }
@@ -468,19 +468,20 @@ class SessionKernel final : public WindowAggregator::Kernel {
         continue;
       }
       const Value& key = key_of(rec);
-      encode_key(key, &key_buf_);
-      auto [kit, inserted] = keys_.try_emplace(key_buf_);
-      if (inserted) {
-        kit->second = std::make_unique<KeySessions>();
-        KeySessions& ks = *kit->second;
-        ks.encoded = key_buf_;
+      const KeyRef ref = key_ref(batch, i, key);
+      auto kit = keys_.lazy_emplace(ref, [&](const auto& ctor) {
+        auto ks = std::make_unique<KeySessions>();
+        ks->encoded = key_buf_;
+        ks->hash = ref.hash;
         if (key.is_string()) {
-          ks.text.assign(key.str, key.len);
-          ks.key = Value::string(ks.text);
+          ks->text.assign(key.str, key.len);
+          ks->key = Value::string(ks->text);
         } else {
-          ks.key = key;
+          ks->key = key;
         }
-      }
+        const KeyRef own{ks->encoded, ks->hash};  // its bytes live as long as the entry
+        ctor(own, std::move(ks));
+      });
       KeySessions* ks = kit->second.get();
       eval_args(rec, scratch);
       Session& s = join(ks, t, now);
@@ -522,7 +523,7 @@ class SessionKernel final : public WindowAggregator::Kernel {
       auto [end, start, ks] = *closed_.begin();
       closed_.erase(closed_.begin());
       ks->sessions.erase(start);
-      if (ks->sessions.empty()) keys_.erase(keys_.find(ks->encoded));
+      if (ks->sessions.empty()) keys_.erase(keys_.find(KeyRef{ks->encoded, ks->hash}));
     }
   }
 
@@ -537,6 +538,7 @@ class SessionKernel final : public WindowAggregator::Kernel {
   };
   struct KeySessions {
     std::string encoded;
+    uint64_t hash = 0;  // routing hash of the key
     std::string text;  // the key's string, when it is one
     Value key;
     std::map<int64_t, Session> sessions;  // by start; disjoint
@@ -591,7 +593,7 @@ class SessionKernel final : public WindowAggregator::Kernel {
   }
 
   const int64_t gap_, lateness_;
-  absl::flat_hash_map<std::string, std::unique_ptr<KeySessions>> keys_;
+  KeyMap<std::unique_ptr<KeySessions>> keys_;
   std::set<Ref> open_;    // end > watermark
   std::set<Ref> closed_;  // end <= watermark, kept until end + lateness <= watermark
   std::set<Ref> dirty_;   // closed and changed since their last emission
@@ -610,12 +612,12 @@ class CountKernel final : public WindowAggregator::Kernel {
       const int64_t t = batch.meta(i).event_time;
       const Value* rec = batch.record(i);
       const Value& key = key_of(rec);
-      encode_key(key, &key_buf_);
-      auto [it, inserted] = keys_.try_emplace(key_buf_);
-      if (inserted) {
-        it->second = std::make_unique<KeyCounts>();
-        it->second->key = copy_key(key, key_arena_);
-      }
+      const KeyRef ref = key_ref(batch, i, key);
+      auto it = keys_.lazy_emplace(ref, [&](const auto& ctor) {
+        auto kc = std::make_unique<KeyCounts>();
+        kc->key = copy_key(key, key_arena_);
+        ctor(KeyRef{key_arena_.copy(ref.enc), ref.hash}, std::move(kc));
+      });
       KeyCounts& kc = *it->second;
       const int64_t j = kc.seen++;
       if (j / pane_ - kc.first_pane == static_cast<int64_t>(kc.panes.size())) {
@@ -696,8 +698,8 @@ class CountKernel final : public WindowAggregator::Kernel {
   }
 
   const int64_t size_, slide_, pane_;
-  absl::flat_hash_map<std::string, std::unique_ptr<KeyCounts>> keys_;
-  Arena key_arena_;
+  KeyMap<std::unique_ptr<KeyCounts>> keys_;
+  Arena key_arena_;      // keys and their encodings
   FiredWindow pending_;  // windows completed since the last fire()
 };
 

@@ -37,12 +37,14 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
 
 #include "spate/common/arena.h"
 #include "spate/core/batch.h"
+#include "spate/hash/mix.h"
 #include "spate/runtime/aggregate.h"
 #include "spate/runtime/dead_letter.h"
 #include "spate/runtime/output.h"
@@ -78,8 +80,29 @@ struct WindowPlan {
   std::string source_name;
 };
 
+// How a worker's state tables find a key: by its typed encoding (equality) and the routing hash
+// of the key (RecordMeta::key_hash: keyed from the OS's randomness at start-up, the same on every
+// worker). Keys an attacker chooses cannot pile up in one slot of a table any more than on one
+// worker, and no key is hashed twice. The table mixes the routing hash again (a bijection):
+// routing fixed some of its bits for every key one worker owns.
+struct KeyRef {
+  std::string_view enc;
+  uint64_t hash = 0;
+};
+struct KeyRefHash {
+  size_t operator()(const KeyRef& k) const { return mix64(k.hash); }
+};
+struct KeyRefEq {
+  bool operator()(const KeyRef& a, const KeyRef& b) const {
+    return a.hash == b.hash && a.enc == b.enc;
+  }
+};
+template <typename V>
+using KeyMap = absl::flat_hash_map<KeyRef, V, KeyRefHash, KeyRefEq>;
+
 struct KeyedPartial {
   Value key;
+  uint64_t hash = 0;  // routing hash of the key
   std::vector<std::unique_ptr<AggState>> states;
 };
 

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "spate/common/time.h"
+#include "spate/runtime/router.h"
 
 namespace spate {
 namespace {
@@ -55,10 +56,40 @@ struct Fixture {
   }
 };
 
+// Records carry the routing hash of their key, as KeyByOp leaves them.
+const KeyHasher& hasher() {
+  static const std::unique_ptr<KeyHasher> h = make_default_key_hasher();
+  return *h;
+}
+
 void add(RecordBatch& b, int64_t t, const char* key, int64_t x) {
   Value* r = b.append(t);
   r[0] = Value::string(b.arena().copy(key));
   r[1] = Value::integer(x);
+  b.meta(b.size() - 1).key_hash = hasher().hash(r[0]);
+}
+
+// Sums per (window_start, key) of what the fired windows hold: rows of keyed windows, or the
+// one partial state of unkeyed ones ("" as the key).
+using Sums = std::map<std::pair<std::string, std::string>, int64_t>;
+Sums sums(const std::vector<FiredWindow>& fired) {
+  Sums out;
+  for (const auto& fw : fired) {
+    if (fw.rows) {
+      for (size_t i = 0; i < fw.rows->rows(); ++i) {
+        const OutField* r = fw.rows->row(i);
+        auto [it, inserted] = out.try_emplace(
+            {std::string(r[1].value.sv()), std::string(r[0].value.sv())}, r[4].value.i);
+        EXPECT_TRUE(inserted) << "two rows for key " << r[0].value.sv();
+      }
+    } else if (!fw.partials.empty()) {
+      OutputRows rows;
+      rows.reset(std::make_shared<const std::vector<std::string>>(std::vector<std::string>{"s"}));
+      fw.partials[1]->write_result(rows.add_row(), rows.arena());
+      out[{format_rfc3339_ms(fw.start), ""}] = rows.row(0)[0].value.i;
+    }
+  }
+  return out;
 }
 
 TEST(WindowAggregator, TumblingKeyedWindowsFireAtTheirEnd) {
@@ -852,6 +883,50 @@ TEST(WindowReference, CountWindowsMatchTheModel) {
     EXPECT_GT(cov.rows, 100u);
     EXPECT_EQ(cov.late, 0u);  // count windows have no lateness
   }
+}
+
+TEST(WindowAggregator, KeysWhoseHashesCollideStayApart) {
+  // The tables look keys up by their routing hash first; keys with one hash are still apart.
+  for (auto kind : {WindowPlan::Kind::kTumbling, WindowPlan::Kind::kSession}) {
+    Fixture f(true);
+    f.plan.kind = kind;
+    f.plan.gap_ms = 5000;
+    WindowAggregator w(f.plan, nullptr);
+    RecordBatch b;
+    b.reset(2);
+    Sums want;
+    for (int i = 0; i < 300; ++i) {
+      const std::string key = "k" + std::to_string(i % 37);
+      add(b, 1000 + i, key.c_str(), i);
+      b.meta(b.size() - 1).key_hash = 42;  // every key: one hash
+      want[{format_rfc3339_ms(kind == WindowPlan::Kind::kTumbling ? 0 : 1000 + i % 37), key}] += i;
+    }
+    Arena scratch;
+    w.add(b, scratch);
+    std::vector<FiredWindow> fired;
+    w.fire(kMaxTime, &fired);
+    EXPECT_EQ(sums(fired), want) << "kind " << static_cast<int>(kind);
+  }
+}
+
+TEST(WindowAggregator, UnkeyedWindowsIgnoreTheRecordsKeyHashes) {
+  // A window without key_by folds every record into one state, whatever hash an earlier
+  // key_by left on the records.
+  Fixture f(false);
+  WindowAggregator w(f.plan, nullptr);
+  RecordBatch b;
+  b.reset(2);
+  int64_t total = 0;
+  for (int i = 0; i < 100; ++i) {
+    add(b, 1000 + i, ("k" + std::to_string(i)).c_str(), i);
+    total += i;
+  }
+  Arena scratch;
+  w.add(b, scratch);
+  std::vector<FiredWindow> fired;
+  w.fire(kMaxTime, &fired);
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_EQ(sums(fired), (Sums{{{format_rfc3339_ms(0), ""}, total}}));
 }
 
 }  // namespace

@@ -27,8 +27,12 @@ uint64_t be64(std::string_view s, size_t at) {
   return x;
 }
 
+// 32 bytes of the key after the shared prefix: page-like keys ("/product/garden/guide-1973")
+// tie in their first 16 bytes in 3 of 4 neighbouring pairs and in their first 32 almost never,
+// and a tie costs a cache miss on the key in the row.
+constexpr size_t kWords = 4;
 struct Item {
-  uint64_t hi, lo;  // 16 bytes of the key after the shared prefix
+  uint64_t w[kWords];
   uint32_t idx;
 };
 
@@ -67,11 +71,14 @@ bool key_order(const OutputRows& rows, std::vector<uint32_t>* order) {
   std::vector<Item> items(n);
   for (size_t i = 0; i < n; ++i) {
     const std::string_view s = key(i).sv();
-    items[i] = Item{be64(s, shared), be64(s, shared + 8), static_cast<uint32_t>(i)};
+    Item& it = items[i];
+    for (size_t k = 0; k < kWords; ++k) it.w[k] = be64(s, shared + 8 * k);
+    it.idx = static_cast<uint32_t>(i);
   }
   std::sort(items.begin(), items.end(), [&](const Item& a, const Item& b) {
-    if (a.hi != b.hi) return a.hi < b.hi;
-    if (a.lo != b.lo) return a.lo < b.lo;
+    for (size_t k = 0; k < kWords; ++k) {
+      if (a.w[k] != b.w[k]) return a.w[k] < b.w[k];
+    }
     const int c = key(a.idx).sv().substr(shared).compare(key(b.idx).sv().substr(shared));
     if (c != 0) return c < 0;
     return a.idx < b.idx;

@@ -1,5 +1,5 @@
 // key_order against a plain stable sort by key_less, on keys built to hit its shortcuts: a long
-// shared prefix, ties in the 16 bytes after it, strings that end inside those bytes, zero and
+// shared prefix, ties in the 32 bytes after it, strings that end inside those bytes, zero and
 // 0xff bytes, duplicates (stability), and keys of mixed kinds.
 
 #include "spate/runtime/key_order.h"
@@ -40,11 +40,11 @@ std::vector<uint32_t> reference(const OutputRows& rows) {
 std::string random_key(std::mt19937_64& rng, const std::string& shared) {
   static const std::string kAlphabet = std::string("ab/-z09", 7) + std::string(1, '\0') + "\xff";
   std::string s = shared;
-  // Mostly short tails (ending inside the 16 compared bytes), some long ones (ties there).
-  const size_t len = rng() % 4 == 0 ? 16 + rng() % 10 : rng() % 18;
-  for (size_t i = 0; i < len; ++i) {
-    s.push_back(i < 14 && rng() % 3 == 0 ? 'p' : kAlphabet[rng() % kAlphabet.size()]);
-  }
+  // Half of the keys start with a run of 'p' that ends just before, inside or just after the 32
+  // compared bytes (ties there, settled by the bytes after them); tails are short random bytes.
+  if (rng() % 2 == 0) s.append(26 + rng() % 10, 'p');
+  const size_t len = rng() % 12;
+  for (size_t i = 0; i < len; ++i) s.push_back(kAlphabet[rng() % kAlphabet.size()]);
   return s;
 }
 

@@ -45,6 +45,7 @@ bool key_order(const OutputRows& rows, std::vector<uint32_t>* order) {
   auto key = [&](size_t i) -> const Value& { return rows.row(i)[0].value; };
   bool sorted = true, strings = true;
   size_t shared = 0;  // length of the prefix every key has
+  std::string_view first;
   for (size_t i = 0; i < n; ++i) {
     const Value& k = key(i);
     if (sorted && i > 0 && key_less(k, key(i - 1))) sorted = false;
@@ -53,9 +54,9 @@ bool key_order(const OutputRows& rows, std::vector<uint32_t>* order) {
     } else if (strings) {
       const std::string_view s = k.sv();
       if (i == 0) {
+        first = s;
         shared = s.size();
       } else {
-        const std::string_view first = key(0).sv();
         size_t m = 0;
         while (m < shared && m < s.size() && s[m] == first[m]) ++m;
         shared = m;
